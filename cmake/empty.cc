@@ -1,0 +1,1 @@
+// Keeps object libraries non-empty while a component has no sources yet.

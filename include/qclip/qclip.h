@@ -1,0 +1,6 @@
+// Umbrella header for the qclip public API.
+#pragma once
+
+#include "qclip/error.h"    // IWYU pragma: export
+#include "qclip/session.h"  // IWYU pragma: export
+#include "qclip/tensor.h"   // IWYU pragma: export

@@ -1,0 +1,80 @@
+// The in-memory graph: plain arrays of values and nodes, indexed by int ids.
+// Built by src/onnx/loader from a ModelProto; rewritten by src/graph passes; planned and run by
+// src/graph/plan and src/graph/interpreter. Nothing here knows about protobuf.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qclip/tensor.h"
+
+namespace qclip {
+
+struct Attribute {
+  enum class Type { kUndefined, kFloat, kInt, kString, kTensor, kFloats, kInts, kStrings };
+  Type type = Type::kUndefined;
+  float f = 0.0f;
+  int64_t i = 0;
+  std::string s;
+  Tensor t;
+  std::vector<float> floats;
+  std::vector<int64_t> ints;
+  std::vector<std::string> strings;
+};
+
+struct Node {
+  std::string name;
+  std::string op_type;
+  std::string domain;  // "" is the default ONNX domain ("ai.onnx" is normalised to "")
+  std::vector<int> inputs;   // value ids; -1 marks an omitted optional input
+  std::vector<int> outputs;  // value ids; -1 marks an omitted optional output
+  std::map<std::string, Attribute> attrs;
+
+  bool has(const std::string& attr) const { return attrs.count(attr) != 0; }
+  // Typed attribute getters; they throw qclip::Error when the attribute has another type, or
+  // when it is missing and no default is given.
+  int64_t GetInt(const std::string& attr) const;
+  int64_t GetInt(const std::string& attr, int64_t dflt) const;
+  float GetFloat(const std::string& attr, float dflt) const;
+  std::string GetString(const std::string& attr, const std::string& dflt) const;
+  std::vector<int64_t> GetInts(const std::string& attr, std::vector<int64_t> dflt) const;
+  std::vector<float> GetFloats(const std::string& attr, std::vector<float> dflt) const;
+  const Tensor& GetTensor(const std::string& attr) const;
+
+  // "node 'name' (OpType)" for error messages.
+  std::string Describe() const;
+};
+
+struct Value {
+  std::string name;
+  DType dtype = DType::kUndefined;  // declared type, kUndefined if the file does not say
+  Shape shape;                      // declared dims (graph inputs/outputs); -1 = symbolic
+  std::vector<std::string> dim_names;
+  bool has_shape = false;
+  Tensor constant;  // initializer or Constant node output: has data; otherwise empty
+  bool is_constant() const { return constant.dtype() != DType::kUndefined; }
+};
+
+struct Graph {
+  std::string path;  // the model file, for error messages
+  std::map<std::string, int> opsets;  // domain -> imported version
+  std::vector<Value> values;
+  std::vector<Node> nodes;  // in topological order once loaded
+  std::vector<int> inputs;  // graph inputs that are not initializers
+  std::vector<int> outputs;
+
+  int AddValue(const std::string& name, DType dtype = DType::kUndefined);
+  int FindValue(const std::string& name) const;  // -1 if absent (linear scan; build-time only)
+  int opset(const std::string& domain) const;    // 0 if not imported
+};
+
+// Topologically sorts g.nodes (stable: keeps file order where it can). Throws qclip::Error on a
+// cycle or on an input no node, initializer or graph input produces.
+void SortTopologically(Graph& g);
+
+// Removes nodes whose outputs reach no graph output, and values no node uses.
+void RemoveDeadNodes(Graph& g);
+
+}  // namespace qclip

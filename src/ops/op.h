@@ -1,0 +1,76 @@
+// The op layer's contract with the graph layer: one OpKernel object per graph node.
+//
+// Lifecycle: at load, the interpreter finds the node's schema in the registry and calls its
+// factory with the node and any inputs that are constant at load (initializers), so a kernel can
+// validate attributes and pack weights once. For each new set of input shapes, the planner calls
+// Infer in topological order to get every value's dtype and shape; when all of a node's inputs
+// are constants (initializers, or values already folded because they depend only on shapes),
+// the planner allocates its outputs and calls Run right away: that is constant folding. At run
+// time the interpreter calls Run with outputs already allocated from the planned arena.
+//
+// Kernels throw qclip::Error (no context needed: the graph layer adds the node, op and shapes)
+// from the factory and Infer. Run must not throw for inputs that passed Infer.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/ir.h"
+#include "qclip/error.h"
+#include "qclip/tensor.h"
+
+namespace qclip {
+
+class ThreadPool;
+
+struct RunContext {
+  ThreadPool* pool = nullptr;  // never null inside Run
+  bool exact = false;          // SessionOptions::exact
+};
+
+class OpKernel {
+ public:
+  virtual ~OpKernel() = default;
+
+  // Fills out[i] (pre-sized to the node's output count) with Tensor::Meta(dtype, shape) for
+  // each output. in[i] is nullptr for an omitted optional input; in[i]->has_data() is true
+  // when that input is a constant. Ops whose output shape depends on input values (Reshape,
+  // Expand, Range, ConstantOfShape, Slice, ...) throw qclip::Error if that input is not constant.
+  virtual void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const = 0;
+
+  // Computes the outputs into buffers already allocated with the shapes Infer gave.
+  virtual void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+                   RunContext& ctx) const = 0;
+};
+
+struct KernelInit {
+  const Node& node;
+  int since_version;  // the schema version that matched the model's opset
+  // Per node input: the constant value when known at load (initializer), else nullptr.
+  std::vector<const Tensor*> constants;
+};
+
+using KernelFactory = std::unique_ptr<OpKernel> (*)(const KernelInit&);
+
+struct OpSchema {
+  std::string domain;   // "" = ai.onnx, "qclip" = our fused ops
+  std::string op_type;
+  int since_version;
+  KernelFactory make;
+};
+
+class OpRegistry {
+ public:
+  void Add(OpSchema schema);
+  // The schema with the greatest since_version <= opset, or nullptr.
+  const OpSchema* Find(const std::string& domain, const std::string& op_type, int opset) const;
+
+ private:
+  std::vector<OpSchema> schemas_;
+};
+
+// Every op qclip implements, registered once on first use.
+const OpRegistry& BuiltinOps();
+
+}  // namespace qclip

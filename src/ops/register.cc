@@ -1,0 +1,18 @@
+#include "ops/register.h"
+
+namespace qclip {
+
+void RegisterAllOps(OpRegistry& r) {
+  RegisterElementwiseOps(r);
+  RegisterShapeOps(r);
+  RegisterReduceOps(r);
+  RegisterPoolOps(r);
+  RegisterMatMulOps(r);
+  RegisterConvOps(r);
+  RegisterNormalizationOps(r);
+  RegisterActivationOps(r);
+  RegisterQuantOps(r);
+  RegisterFusedOps(r);
+}
+
+}  // namespace qclip

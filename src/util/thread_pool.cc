@@ -1,0 +1,78 @@
+#include "util/thread_pool.h"
+
+namespace qclip {
+
+thread_local bool ThreadPool::tls_inside_ = false;
+
+int ThreadPool::HardwareThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = HardwareThreads();
+  for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { WorkerLoop(t); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& w : workers_) w.join();
+}
+
+void ThreadPool::RunTasks(int thread) {
+  tls_inside_ = true;
+  for (;;) {
+    const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (task >= n_tasks_) break;
+    call_(fn_, task, thread);
+  }
+  tls_inside_ = false;
+}
+
+void ThreadPool::Dispatch(int64_t n_tasks, TaskFn call, const void* fn) {
+  std::lock_guard<std::mutex> dispatch(dispatch_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    call_ = call;
+    fn_ = fn;
+    n_tasks_ = n_tasks;
+    next_task_.store(0, std::memory_order_relaxed);
+    busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    epoch_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  RunTasks(0);
+  // Wait for workers to finish their last task: spin briefly (tasks are short), then block.
+  for (int spin = 0; spin < 20000 && busy_.load(std::memory_order_acquire) != 0; ++spin) {
+    std::this_thread::yield();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  done_.wait(lock, [this] { return busy_.load(std::memory_order_acquire) == 0; });
+}
+
+void ThreadPool::WorkerLoop(int thread) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Spin a little for the next job: ops come back to back during a Run.
+    for (int spin = 0; spin < 4000 && epoch_.load(std::memory_order_acquire) == seen; ++spin) {
+      std::this_thread::yield();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      wake_.wait(lock, [&] { return stop_ || epoch_.load(std::memory_order_acquire) != seen; });
+      if (stop_) return;
+      seen = epoch_.load(std::memory_order_acquire);
+    }
+    RunTasks(thread);
+    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.notify_one();
+    }
+  }
+}
+
+}  // namespace qclip
