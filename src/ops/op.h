@@ -37,6 +37,9 @@ class OpKernel {
   // each output. in[i] is nullptr for an omitted optional input; in[i]->has_data() is true
   // when that input is a constant. Ops whose output shape depends on input values (Reshape,
   // Expand, Range, ConstantOfShape, Slice, ...) throw qclip::Error if that input is not constant.
+  // An op whose output follows from input shapes alone (Shape, Size) may set out[i] to a real
+  // Tensor with data: the planner then treats that output as a constant and folds what follows.
+  // Note has_data() is also true for empty tensors (size 0).
   virtual void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const = 0;
 
   // Computes the outputs into buffers already allocated with the shapes Infer gave.
