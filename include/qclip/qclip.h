@@ -2,5 +2,6 @@
 #pragma once
 
 #include "qclip/error.h"    // IWYU pragma: export
+#include "qclip/npy.h"      // IWYU pragma: export
 #include "qclip/session.h"  // IWYU pragma: export
 #include "qclip/tensor.h"   // IWYU pragma: export

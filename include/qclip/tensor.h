@@ -21,8 +21,8 @@ enum class DType : int32_t {
   kFloat16 = 10,
 };
 
-size_t DTypeSize(DType t);           // bytes per element; 0 for kUndefined
-const char* DTypeName(DType t);      // "float32", "int64", ...
+size_t DTypeSize(DType t);       // bytes per element; 0 for kUndefined
+const char* DTypeName(DType t);  // "float32", "int64", ...
 
 using Shape = std::vector<int64_t>;
 std::string ShapeToString(const Shape& s);  // "[2, 197, 768]"
@@ -54,9 +54,13 @@ class Tensor {
   void* raw() { return data_; }
   const void* raw() const { return data_; }
   template <typename T>
-  T* data() { return static_cast<T*>(data_); }
+  T* data() {
+    return static_cast<T*>(data_);
+  }
   template <typename T>
-  const T* data() const { return static_cast<const T*>(data_); }
+  const T* data() const {
+    return static_cast<const T*>(data_);
+  }
 
   // Deep copy into an owned buffer.
   Tensor Clone() const;

@@ -27,7 +27,7 @@ struct Attribute {
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;  // "" is the default ONNX domain ("ai.onnx" is normalised to "")
+  std::string domain;        // "" is the default ONNX domain ("ai.onnx" is normalised to "")
   std::vector<int> inputs;   // value ids; -1 marks an omitted optional input
   std::vector<int> outputs;  // value ids; -1 marks an omitted optional output
   std::map<std::string, Attribute> attrs;
@@ -58,7 +58,7 @@ struct Value {
 };
 
 struct Graph {
-  std::string path;  // the model file, for error messages
+  std::string path;                   // the model file, for error messages
   std::map<std::string, int> opsets;  // domain -> imported version
   std::vector<Value> values;
   std::vector<Node> nodes;  // in topological order once loaded

@@ -1,4 +1,4 @@
-#include "util/npy.h"
+#include "qclip/npy.h"
 
 #include <cstring>
 #include <fstream>

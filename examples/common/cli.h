@@ -1,0 +1,33 @@
+// Shared plumbing for the example binaries: uniform error reporting and timing.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "qclip/error.h"
+
+namespace qclip::cli {
+
+// Runs `body`, turning any exception into "PROGRAM: error: MESSAGE" on stderr and exit code 1.
+template <typename Fn>
+int Main(const char* program, Fn&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  }
+}
+
+inline double NowMs() {
+  using Clock = std::chrono::steady_clock;
+  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+}
+
+// Median and minimum of timings in milliseconds; "median_ms=… min_ms=…".
+std::string FormatTimings(std::vector<double> ms);
+
+}  // namespace qclip::cli

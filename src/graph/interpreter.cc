@@ -1,0 +1,134 @@
+#include "graph/interpreter.h"
+
+#include "graph/passes.h"
+
+namespace qclip {
+
+namespace {
+
+// Plans kept per interpreter; a caller cycling through more distinct input shapes than this
+// re-plans (a plan is cheap next to a run, this only bounds memory).
+constexpr size_t kMaxPlans = 64;
+
+int SchemaOpset(const Graph& g, const Node& n) {
+  return n.domain == "qclip" ? 1 : g.opset(n.domain);
+}
+
+}  // namespace
+
+struct Interpreter::Bound {
+  std::shared_ptr<void> arena;
+  std::vector<Tensor> views;  // per value id
+  std::vector<std::vector<const Tensor*>> step_inputs;
+  std::vector<std::vector<Tensor*>> step_outputs;
+
+  std::shared_ptr<const Plan> plan;
+
+  explicit Bound(std::shared_ptr<const Plan> p) : plan(std::move(p)) {
+    Tensor buffer(DType::kUInt8, {static_cast<int64_t>(plan->arena_bytes)});
+    auto* base = static_cast<unsigned char*>(buffer.raw());
+    arena = std::make_shared<Tensor>(std::move(buffer));
+    views.resize(plan->slots.size());
+    for (size_t v = 0; v < plan->slots.size(); ++v) {
+      const ValueSlot& s = plan->slots[v];
+      if (s.constant) {
+        views[v] = s.tensor;
+      } else if (s.tensor.dtype() != DType::kUndefined) {
+        views[v] = Tensor::View(s.tensor.dtype(), s.tensor.shape(), base + s.offset);
+      }
+    }
+    for (const PlanStep& step : plan->steps) {
+      std::vector<const Tensor*> in;
+      std::vector<Tensor*> out;
+      for (int v : step.inputs) in.push_back(v < 0 ? nullptr : &views[v]);
+      for (int v : step.outputs) out.push_back(v < 0 ? nullptr : &views[v]);
+      step_inputs.push_back(std::move(in));
+      step_outputs.push_back(std::move(out));
+    }
+  }
+};
+
+Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
+    : graph_(std::move(graph)), options_(options), pool_(options.threads) {
+  FoldInitializers(graph_, pool_);
+  if (options_.fuse) RunGraphPasses(graph_);
+  RemoveDeadNodes(graph_);
+
+  std::string unsupported;
+  for (const Node& n : graph_.nodes) {
+    if (BuiltinOps().Find(n.domain, n.op_type, SchemaOpset(graph_, n)) != nullptr) continue;
+    const std::string op = (n.domain.empty() ? "" : n.domain + ".") + n.op_type + " (opset " +
+                           std::to_string(SchemaOpset(graph_, n)) + ")";
+    if (unsupported.find(op) == std::string::npos)
+      unsupported += (unsupported.empty() ? "" : ", ") + op;
+  }
+  if (!unsupported.empty()) {
+    throw Error(graph_.path + ": unsupported operators: " + unsupported);
+  }
+  for (const Node& n : graph_.nodes) {
+    const OpSchema* schema = BuiltinOps().Find(n.domain, n.op_type, SchemaOpset(graph_, n));
+    KernelInit init{n, schema->since_version, {}};
+    for (int v : n.inputs) {
+      const bool constant = v >= 0 && graph_.values[v].is_constant();
+      init.constants.push_back(constant ? &graph_.values[v].constant : nullptr);
+    }
+    try {
+      kernels_.push_back(schema->make(init));
+    } catch (const Error& e) {
+      throw Error(graph_.path + ": " + n.Describe() + ": " + e.what());
+    }
+  }
+}
+
+Interpreter::~Interpreter() = default;
+
+std::unique_ptr<Interpreter::Bound> Interpreter::Acquire(const std::vector<Tensor>& inputs) {
+  std::vector<Shape> key;
+  key.reserve(inputs.size());
+  for (const Tensor& t : inputs) key.push_back(t.shape());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = plans_.find(key);
+  if (it == plans_.end()) {
+    if (plans_.size() >= kMaxPlans) plans_.clear();
+    std::vector<Tensor> meta;
+    for (const Tensor& t : inputs) meta.push_back(Tensor::Meta(t.dtype(), t.shape()));
+    PlanEntry entry;
+    entry.plan = MakePlan(graph_, kernels_, meta, pool_);
+    it = plans_.emplace(std::move(key), std::move(entry)).first;
+  }
+  PlanEntry& entry = it->second;
+  if (entry.idle.empty()) return std::make_unique<Bound>(entry.plan);
+  std::unique_ptr<Bound> bound = std::move(entry.idle.back());
+  entry.idle.pop_back();
+  return bound;
+}
+
+void Interpreter::Release(const std::vector<Tensor>& inputs, std::unique_ptr<Bound> bound) {
+  std::vector<Shape> key;
+  for (const Tensor& t : inputs) key.push_back(t.shape());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = plans_.find(key);
+  // The entry may have been evicted, or replaced, by another thread meanwhile.
+  if (it != plans_.end() && it->second.plan == bound->plan) {
+    it->second.idle.push_back(std::move(bound));
+  }
+}
+
+std::vector<Tensor> Interpreter::Run(const std::vector<Tensor>& inputs) {
+  std::unique_ptr<Bound> bound = Acquire(inputs);
+  const Plan& plan = *bound->plan;
+  for (size_t i = 0; i < graph_.inputs.size(); ++i) {
+    Tensor& view = bound->views[graph_.inputs[i]];
+    view = Tensor::View(inputs[i].dtype(), inputs[i].shape(), const_cast<void*>(inputs[i].raw()));
+  }
+  RunContext ctx{&pool_, options_.exact};
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    plan.steps[s].kernel->Run(bound->step_inputs[s], bound->step_outputs[s], ctx);
+  }
+  std::vector<Tensor> outputs;
+  for (int v : graph_.outputs) outputs.push_back(bound->views[v].Clone());
+  Release(inputs, std::move(bound));
+  return outputs;
+}
+
+}  // namespace qclip

@@ -1,0 +1,53 @@
+// The interpreter: owns a prepared graph and its kernels, caches a Plan per input-shape
+// signature, and runs plans over per-run arenas. The public qclip::Session wraps it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "graph/ir.h"
+#include "graph/plan.h"
+#include "ops/op.h"
+#include "util/thread_pool.h"
+
+namespace qclip {
+
+struct InterpreterOptions {
+  int threads = 0;
+  bool exact = false;
+  bool fuse = true;
+};
+
+class Interpreter {
+ public:
+  // Prepares `graph`: folds initializer-only nodes, applies graph rewrites (unless
+  // options.fuse is false), and builds one kernel per node (weights packed here).
+  Interpreter(Graph graph, const InterpreterOptions& options);
+  ~Interpreter();
+
+  const Graph& graph() const { return graph_; }
+  // `inputs` in graph().inputs order; dtypes must match the declared ones.
+  std::vector<Tensor> Run(const std::vector<Tensor>& inputs);
+
+ private:
+  struct Bound;  // a plan bound to one arena
+  struct PlanEntry {
+    std::shared_ptr<const Plan> plan;
+    std::vector<std::unique_ptr<Bound>> idle;  // arenas free for the next run
+  };
+  // A plan for the inputs' shapes (made on first use) bound to an idle arena.
+  std::unique_ptr<Bound> Acquire(const std::vector<Tensor>& inputs);
+  void Release(const std::vector<Tensor>& inputs, std::unique_ptr<Bound> bound);
+
+  Graph graph_;
+  InterpreterOptions options_;
+  ThreadPool pool_;
+  std::vector<std::unique_ptr<OpKernel>> kernels_;  // per graph_.nodes entry
+  std::mutex mu_;
+  std::map<std::vector<Shape>, PlanEntry> plans_;
+};
+
+}  // namespace qclip
