@@ -10,10 +10,6 @@ namespace {
 // re-plans (a plan is cheap next to a run, this only bounds memory).
 constexpr size_t kMaxPlans = 64;
 
-int SchemaOpset(const Graph& g, const Node& n) {
-  return n.domain == "qclip" ? 1 : g.opset(n.domain);
-}
-
 }  // namespace
 
 struct Interpreter::Bound {
@@ -50,15 +46,16 @@ struct Interpreter::Bound {
 
 Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     : graph_(std::move(graph)), options_(options), pool_(options.threads) {
+  PromoteFloat16(graph_);
   FoldInitializers(graph_, pool_);
   if (options_.fuse) RunGraphPasses(graph_);
   RemoveDeadNodes(graph_);
 
   std::string unsupported;
   for (const Node& n : graph_.nodes) {
-    if (BuiltinOps().Find(n.domain, n.op_type, SchemaOpset(graph_, n)) != nullptr) continue;
+    if (BuiltinOps().Find(n.domain, n.op_type, graph_.KernelOpset(n)) != nullptr) continue;
     const std::string op = (n.domain.empty() ? "" : n.domain + ".") + n.op_type + " (opset " +
-                           std::to_string(SchemaOpset(graph_, n)) + ")";
+                           std::to_string(graph_.KernelOpset(n)) + ")";
     if (unsupported.find(op) == std::string::npos)
       unsupported += (unsupported.empty() ? "" : ", ") + op;
   }
@@ -66,7 +63,7 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     throw Error(graph_.path + ": unsupported operators: " + unsupported);
   }
   for (const Node& n : graph_.nodes) {
-    const OpSchema* schema = BuiltinOps().Find(n.domain, n.op_type, SchemaOpset(graph_, n));
+    const OpSchema* schema = BuiltinOps().Find(n.domain, n.op_type, graph_.KernelOpset(n));
     KernelInit init{n, schema->since_version, {}};
     for (int v : n.inputs) {
       const bool constant = v >= 0 && graph_.values[v].is_constant();

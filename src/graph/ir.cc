@@ -80,6 +80,11 @@ int Graph::opset(const std::string& domain) const {
   return it == opsets.end() ? 0 : it->second;
 }
 
+int Graph::KernelOpset(const Node& n) const {
+  if (n.opset_override != 0) return n.opset_override;
+  return n.domain == "qclip" ? 1 : opset(n.domain);
+}
+
 void SortTopologically(Graph& g) {
   const size_t n_values = g.values.size();
   std::vector<int> producer(n_values, -1);

@@ -31,6 +31,9 @@ struct Node {
   std::vector<int> inputs;   // value ids; -1 marks an omitted optional input
   std::vector<int> outputs;  // value ids; -1 marks an omitted optional output
   std::map<std::string, Attribute> attrs;
+  // Set by graph passes that emit a standard op newer than the model's opset (a fused
+  // LayerNormalization in an opset-14 BERT): the schema version to look the kernel up with.
+  int opset_override = 0;
 
   bool has(const std::string& attr) const { return attrs.count(attr) != 0; }
   // Typed attribute getters; they throw qclip::Error when the attribute has another type, or
@@ -68,6 +71,9 @@ struct Graph {
   int AddValue(const std::string& name, DType dtype = DType::kUndefined);
   int FindValue(const std::string& name) const;  // -1 if absent (linear scan; build-time only)
   int opset(const std::string& domain) const;    // 0 if not imported
+  // The opset to look n's kernel up with: its override, 1 for our "qclip" domain, else the
+  // model's import of n's domain.
+  int KernelOpset(const Node& n) const;
 };
 
 // Topologically sorts g.nodes (stable: keeps file order where it can). Throws qclip::Error on a

@@ -1,7 +1,293 @@
 #include "graph/passes.h"
 
+#include <cmath>
+#include <cstring>
+
 namespace qclip {
 
-void RunGraphPasses(Graph& g) { (void)g; }
+namespace {
+
+// Who produces and who reads each value, for pattern matching. Rebuilt after each pass.
+struct Uses {
+  std::vector<int> producer;              // node index or -1
+  std::vector<std::vector<int>> readers;  // node indices
+  std::vector<bool> graph_output;
+
+  explicit Uses(const Graph& g)
+      : producer(g.values.size(), -1), readers(g.values.size()), graph_output(g.values.size()) {
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      for (int v : g.nodes[k].outputs) {
+        if (v >= 0) producer[v] = static_cast<int>(k);
+      }
+      for (int v : g.nodes[k].inputs) {
+        if (v >= 0) readers[v].push_back(static_cast<int>(k));
+      }
+    }
+    for (int v : g.outputs) graph_output[v] = true;
+  }
+
+  // The single node reading v (nullptr-like -1 if v has other readers or is a graph output).
+  int OnlyReader(int v) const {
+    if (v < 0 || graph_output[v] || readers[v].size() != 1) return -1;
+    return readers[v][0];
+  }
+};
+
+bool Is(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+
+// The value of a constant float32 scalar (any shape with one element), or NAN.
+float ScalarValue(const Graph& g, int v) {
+  if (v < 0 || !g.values[v].is_constant()) return NAN;
+  const Tensor& t = g.values[v].constant;
+  if (t.size() != 1 || t.dtype() != DType::kFloat32) return NAN;
+  return *t.data<float>();
+}
+
+bool IsScalar(const Graph& g, int v, float want, float tol = 0.0f) {
+  const float x = ScalarValue(g, v);
+  return !std::isnan(x) && std::fabs(x - want) <= tol;
+}
+
+// For a binary node with `v` as one input, the other input; -1 if v is not an input.
+int Other(const Node& n, int v) {
+  if (n.inputs.size() != 2) return -1;
+  if (n.inputs[0] == v) return n.inputs[1];
+  if (n.inputs[1] == v) return n.inputs[0];
+  return -1;
+}
+
+// Replaces nodes `chain` (indices) by `fused`, placed where the last of them stood.
+void Replace(Graph& g, const std::vector<int>& chain, Node fused, std::vector<bool>& dead) {
+  int last = chain[0];
+  for (int k : chain) {
+    dead[k] = true;
+    last = std::max(last, k);
+  }
+  dead[last] = false;
+  g.nodes[last] = std::move(fused);
+}
+
+void DropDead(Graph& g, const std::vector<bool>& dead) {
+  std::vector<Node> kept;
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    if (!dead[k]) kept.push_back(std::move(g.nodes[k]));
+  }
+  g.nodes = std::move(kept);
+}
+
+// Whether every axis of a Reduce node is the last one: axes attribute [-1] (or [rank-1], which we
+// cannot check without shapes, so only -1) or an axes input holding [-1].
+bool ReducesLastAxis(const Graph& g, const Node& n) {
+  if (n.GetInt("keepdims", 1) != 1) return false;
+  std::vector<int64_t> axes = n.GetInts("axes", {});
+  if (n.inputs.size() > 1 && n.inputs[1] >= 0) {
+    const Value& a = g.values[n.inputs[1]];
+    if (!a.is_constant() || a.constant.dtype() != DType::kInt64) return false;
+    axes.assign(a.constant.data<int64_t>(), a.constant.data<int64_t>() + a.constant.size());
+  }
+  return axes.size() == 1 && axes[0] == -1;
+}
+
+}  // namespace
+
+void PromoteFloat16(Graph& g) {
+  for (Value& v : g.values) {
+    if (v.dtype == DType::kFloat16) v.dtype = DType::kFloat32;
+    if (!v.is_constant() || v.constant.dtype() != DType::kFloat16) continue;
+    const Tensor& h = v.constant;
+    Tensor f(DType::kFloat32, h.shape());
+    const uint16_t* src = h.data<uint16_t>();
+    for (int64_t i = 0; i < h.size(); ++i) {
+      // IEEE binary16 -> binary32, exact for every value (subnormals, inf and NaN included).
+      const uint32_t sign = (src[i] & 0x8000u) << 16;
+      uint32_t exp = (src[i] >> 10) & 0x1f;
+      uint32_t man = src[i] & 0x3ffu;
+      uint32_t bits;
+      if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+      } else if (exp != 0) {
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+      } else if (man == 0) {
+        bits = sign;
+      } else {
+        exp = 113;
+        while ((man & 0x400u) == 0) {
+          man <<= 1;
+          --exp;
+        }
+        bits = sign | (exp << 23) | ((man & 0x3ffu) << 13);
+      }
+      std::memcpy(&f.data<float>()[i], &bits, 4);
+    }
+    v.constant = std::move(f);
+  }
+  for (Node& n : g.nodes) {
+    if (Is(n, "Cast") && n.GetInt("to") == static_cast<int64_t>(DType::kFloat16)) {
+      n.attrs["to"].i = static_cast<int64_t>(DType::kFloat32);
+    }
+    if (Is(n, "ConstantOfShape") && n.has("value") &&
+        n.GetTensor("value").dtype() == DType::kFloat16) {
+      Graph tmp;  // reuse the conversion above on the attribute tensor
+      tmp.values.resize(1);
+      tmp.values[0].constant = n.GetTensor("value");
+      PromoteFloat16(tmp);
+      n.attrs["value"].t = tmp.values[0].constant;
+    }
+  }
+}
+
+void FuseLayerNorm(Graph& g) {
+  const Uses uses(g);
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& mean = g.nodes[k];
+    if (dead[k] || !Is(mean, "ReduceMean") || !ReducesLastAxis(g, mean)) continue;
+    const int x = mean.inputs[0];
+    // Sub(x, mean) must be the one reader of mean; its output d feeds Pow and Div.
+    const int sub_k = uses.OnlyReader(mean.outputs[0]);
+    if (sub_k < 0 || !Is(g.nodes[sub_k], "Sub") || g.nodes[sub_k].inputs[0] != x) continue;
+    const int d = g.nodes[sub_k].outputs[0];
+    if (uses.graph_output[d] || uses.readers[d].size() != 2) continue;
+    int pow_k = -1, div_k = -1;
+    for (int r : uses.readers[d]) {
+      if (Is(g.nodes[r], "Pow") && g.nodes[r].inputs[0] == d) pow_k = r;
+      if (Is(g.nodes[r], "Div") && g.nodes[r].inputs[0] == d) div_k = r;
+    }
+    if (pow_k < 0 || div_k < 0 || !IsScalar(g, g.nodes[pow_k].inputs[1], 2.0f)) continue;
+    const int var_k = uses.OnlyReader(g.nodes[pow_k].outputs[0]);
+    if (var_k < 0 || !Is(g.nodes[var_k], "ReduceMean") || !ReducesLastAxis(g, g.nodes[var_k])) {
+      continue;
+    }
+    const int add_eps_k = uses.OnlyReader(g.nodes[var_k].outputs[0]);
+    if (add_eps_k < 0 || !Is(g.nodes[add_eps_k], "Add")) continue;
+    const float eps = ScalarValue(g, Other(g.nodes[add_eps_k], g.nodes[var_k].outputs[0]));
+    if (std::isnan(eps)) continue;
+    const int sqrt_k = uses.OnlyReader(g.nodes[add_eps_k].outputs[0]);
+    if (sqrt_k < 0 || !Is(g.nodes[sqrt_k], "Sqrt")) continue;
+    if (uses.OnlyReader(g.nodes[sqrt_k].outputs[0]) != div_k) continue;
+    const int mul_k = uses.OnlyReader(g.nodes[div_k].outputs[0]);
+    if (mul_k < 0 || !Is(g.nodes[mul_k], "Mul")) continue;
+    const int gamma = Other(g.nodes[mul_k], g.nodes[div_k].outputs[0]);
+    if (gamma < 0 || !g.values[gamma].is_constant() || g.values[gamma].constant.rank() != 1)
+      continue;
+    const int add_k = uses.OnlyReader(g.nodes[mul_k].outputs[0]);
+    if (add_k < 0 || !Is(g.nodes[add_k], "Add")) continue;
+    const int beta = Other(g.nodes[add_k], g.nodes[mul_k].outputs[0]);
+    if (beta < 0 || !g.values[beta].is_constant() || g.values[beta].constant.rank() != 1) continue;
+
+    Node ln;
+    ln.name = g.nodes[add_k].name + "/fused_layernorm";
+    ln.op_type = "LayerNormalization";
+    ln.opset_override = 17;
+    ln.inputs = {x, gamma, beta};
+    ln.outputs = {g.nodes[add_k].outputs[0]};
+    Attribute axis, epsilon;
+    axis.type = Attribute::Type::kInt;
+    axis.i = -1;
+    epsilon.type = Attribute::Type::kFloat;
+    epsilon.f = eps;
+    ln.attrs = {{"axis", axis}, {"epsilon", epsilon}};
+    Replace(g, {static_cast<int>(k), sub_k, pow_k, var_k, add_eps_k, sqrt_k, div_k, mul_k, add_k},
+            std::move(ln), dead);
+  }
+  DropDead(g, dead);
+}
+
+void FuseGelu(Graph& g) {
+  const Uses uses(g);
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    // Div(x, sqrt(2)) -> Erf -> Add(., 1) -> Mul(x, .) -> Mul(., 0.5)
+    const Node& div = g.nodes[k];
+    if (dead[k] || !Is(div, "Div") || !IsScalar(g, div.inputs[1], 1.4142135f, 1e-6f)) continue;
+    const int x = div.inputs[0];
+    const int erf_k = uses.OnlyReader(div.outputs[0]);
+    if (erf_k < 0 || !Is(g.nodes[erf_k], "Erf")) continue;
+    const int add_k = uses.OnlyReader(g.nodes[erf_k].outputs[0]);
+    if (add_k < 0 || !Is(g.nodes[add_k], "Add") ||
+        !IsScalar(g, Other(g.nodes[add_k], g.nodes[erf_k].outputs[0]), 1.0f)) {
+      continue;
+    }
+    const int mul_k = uses.OnlyReader(g.nodes[add_k].outputs[0]);
+    if (mul_k < 0 || !Is(g.nodes[mul_k], "Mul") ||
+        Other(g.nodes[mul_k], g.nodes[add_k].outputs[0]) != x) {
+      continue;
+    }
+    const int half_k = uses.OnlyReader(g.nodes[mul_k].outputs[0]);
+    if (half_k < 0 || !Is(g.nodes[half_k], "Mul") ||
+        !IsScalar(g, Other(g.nodes[half_k], g.nodes[mul_k].outputs[0]), 0.5f)) {
+      continue;
+    }
+    Node gelu;
+    gelu.name = g.nodes[half_k].name + "/fused_gelu";
+    gelu.op_type = "Gelu";
+    gelu.opset_override = 20;
+    gelu.inputs = {x};
+    gelu.outputs = {g.nodes[half_k].outputs[0]};
+    Replace(g, {static_cast<int>(k), erf_k, add_k, mul_k, half_k}, std::move(gelu), dead);
+  }
+  DropDead(g, dead);
+}
+
+void FuseQuantizedLinear(Graph& g) {
+  const Uses uses(g);
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& mmi = g.nodes[k];
+    if (dead[k] || !Is(mmi, "MatMulInteger") || mmi.inputs.size() < 2) continue;
+    const int xq = mmi.inputs[0];
+    const int w = mmi.inputs[1];
+    const int dql_k = uses.producer[xq];
+    if (dql_k < 0 || !Is(g.nodes[dql_k], "DynamicQuantizeLinear")) continue;
+    const Node& dql = g.nodes[dql_k];
+    if (dql.outputs.size() != 3 || dql.outputs[0] != xq) continue;
+    const int x_scale = dql.outputs[1];
+    const int x_zp = dql.outputs[2];
+    if (mmi.inputs.size() < 3 || mmi.inputs[2] != x_zp) continue;
+    const int w_zp = mmi.inputs.size() > 3 ? mmi.inputs[3] : -1;
+    if (!g.values[w].is_constant() || g.values[w].constant.rank() != 2) continue;
+    if (w_zp >= 0 && !g.values[w_zp].is_constant()) continue;
+    const int cast_k = uses.OnlyReader(mmi.outputs[0]);
+    if (cast_k < 0 || !Is(g.nodes[cast_k], "Cast") ||
+        g.nodes[cast_k].GetInt("to") != static_cast<int64_t>(DType::kFloat32)) {
+      continue;
+    }
+    const int mul_k = uses.OnlyReader(g.nodes[cast_k].outputs[0]);
+    if (mul_k < 0 || !Is(g.nodes[mul_k], "Mul")) continue;
+    // The scale: Mul(x_scale, w_scale) with w_scale constant, read only by this Mul.
+    const int scales = Other(g.nodes[mul_k], g.nodes[cast_k].outputs[0]);
+    const int scales_k = scales < 0 ? -1 : uses.producer[scales];
+    if (scales_k < 0 || !Is(g.nodes[scales_k], "Mul") || uses.OnlyReader(scales) != mul_k) continue;
+    const int w_scale = Other(g.nodes[scales_k], x_scale);
+    if (w_scale < 0 || !g.values[w_scale].is_constant()) continue;
+    // Optional bias: Add(., b) with b constant of rank 1.
+    std::vector<int> chain = {scales_k, static_cast<int>(k), cast_k, mul_k};
+    int out = g.nodes[mul_k].outputs[0];
+    int bias = -1;
+    const int add_k = uses.OnlyReader(out);
+    if (add_k >= 0 && Is(g.nodes[add_k], "Add")) {
+      const int b = Other(g.nodes[add_k], out);
+      if (b >= 0 && g.values[b].is_constant() && g.values[b].constant.rank() == 1) {
+        bias = b;
+        chain.push_back(add_k);
+        out = g.nodes[add_k].outputs[0];
+      }
+    }
+    Node ql;
+    ql.name = g.nodes[chain.back()].name + "/fused_quantized_linear";
+    ql.op_type = "QuantizedLinear";
+    ql.domain = "qclip";
+    ql.inputs = {dql.inputs[0], w, w_scale, w_zp, bias};
+    ql.outputs = {out};
+    Replace(g, chain, std::move(ql), dead);
+  }
+  DropDead(g, dead);
+}
+
+void RunGraphPasses(Graph& g) {
+  FuseLayerNorm(g);
+  FuseGelu(g);
+  FuseQuantizedLinear(g);
+}
 
 }  // namespace qclip

@@ -1,12 +1,31 @@
-// Graph rewrites applied at load: each recognises a pattern the exporters emit and replaces it by
-// one fused node (domain "qclip"), leaving anything it does not recognise exactly as it was.
+// Graph rewrites applied at load. Each recognises a pattern the exporters emit and replaces it
+// by one node, leaving anything it does not recognise exactly as it was. Fused standard ops
+// (LayerNormalization, Gelu) carry an opset_override; non-standard ones use the "qclip" domain.
 #pragma once
 
 #include "graph/ir.h"
 
 namespace qclip {
 
-// Runs every pass below in order.
+// Float16 models (ORT's convert_float_to_float16 with keep_io_types): float16 initializers and
+// Casts to float16 become float32. ONNX Runtime's CPU provider runs such graphs in float32 too
+// (it wraps float16 nodes in Casts and removes the Cast pairs between them), so this is how
+// qclip matches it. Always applied: it is how float16 files run, not an optimisation.
+void PromoteFloat16(Graph& g);
+
+// ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add over the last axis -> LayerNormalization.
+void FuseLayerNorm(Graph& g);
+
+// x * 0.5 * (1 + erf(x / sqrt(2))) in the orders torch exports it -> Gelu (exact).
+void FuseGelu(Graph& g);
+
+// ONNX Runtime's dynamic quantization of a MatMul with constant weights:
+//   DynamicQuantizeLinear(x) -> MatMulInteger(xq, W, xzp, wzp) -> Cast(float)
+//   -> Mul(., Mul(x_scale, w_scale)) [-> Add(., bias)]
+// -> qclip.QuantizedLinear(x, W, w_scale, wzp, bias), which packs W once.
+void FuseQuantizedLinear(Graph& g);
+
+// The passes above, in order (PromoteFloat16 excepted).
 void RunGraphPasses(Graph& g);
 
 }  // namespace qclip

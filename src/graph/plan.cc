@@ -195,7 +195,7 @@ void FoldInitializers(Graph& g, ThreadPool& pool) {
       if (all_constant) in_bytes += g.values[v].constant.bytes();
     }
     const OpSchema* schema =
-        all_constant ? BuiltinOps().Find(n.domain, n.op_type, g.opset(n.domain)) : nullptr;
+        all_constant ? BuiltinOps().Find(n.domain, n.op_type, g.KernelOpset(n)) : nullptr;
     if (schema == nullptr) {
       kept.push_back(std::move(n));
       continue;
