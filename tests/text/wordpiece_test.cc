@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -91,6 +92,8 @@ TEST(WordPieceVocab, SpecialIdsComeFromTheVocabulary) {
   EXPECT_EQ(PubMedBert().pad_id(), 0);
   EXPECT_EQ(PubMedBert().unk_id(), 1);
   EXPECT_EQ(Bert().token(1037), "a");
+  EXPECT_THROW(Bert().token(30522), Error);
+  EXPECT_THROW(Bert().token(-1), Error);
 }
 
 TEST(WordPieceEdgeCases, EmptyAndWhitespaceOnly) {
