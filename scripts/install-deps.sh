@@ -7,6 +7,7 @@ pkgs=(
   libhwy-dev libprotobuf-dev protobuf-compiler libonnx-dev
   libstb-dev libeigen3-dev libopenblas-dev libutf8proc-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libjpeg62-turbo-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,8 +1,253 @@
+// MatMul and Gemm on float32, over kernels/gemm_f32.
+//
+// MatMul (ONNX MatMul-1/9/13, numpy.matmul): a rank-1 A is a row [1, K] and a rank-1 B a column
+// [K, 1], the added dim dropped from the output; dims before the last two broadcast. A weight B
+// (constant, rank <= 2) is packed once at load; then A's leading dims fold into M, so a
+// [batch, 197, 768] x [768, 3072] product is one GEMM. Other products (attention's Q·Kᵀ, P·V)
+// pack B panel by panel as they go, one GEMM per broadcast batch index.
+//
+// Gemm (ONNX Gemm-7/11/13): Y = alpha * A' · B' + beta * C with A' = transA ? Aᵀ : A, likewise
+// B', and C broadcast unidirectionally to [M, N] (optional since Gemm-11). alpha is folded into
+// B's packing; with beta = 1, a C of shape [N] or [1, N] (torch's Linear) is the GEMM's bias
+// and one of shape [M, N] its addend.
+//
+// Work is split into the GEMM's fixed output tiles (per batch index), so results do not depend
+// on the thread count.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/gemm_f32.h"
 #include "ops/op.h"
+#include "ops/op_util.h"
 #include "ops/register.h"
+#include "util/thread_pool.h"
 
 namespace qclip {
+namespace {
 
-void RegisterMatMulOps(OpRegistry& r) { (void)r; }
+// The weight when it is constant and rank <= 2, packed once; else null.
+std::shared_ptr<const PackedGemmB> PackConstantWeight(const Tensor* b, bool transposed,
+                                                      float scale) {
+  if (b == nullptr || b->dtype() != DType::kFloat32 || b->rank() > 2) return nullptr;
+  // As stored, [rows, cols]; MatMul's rank-1 [K] is a column [K, 1].
+  const int64_t rows = b->rank() == 2 ? b->dim(0) : b->size();
+  const int64_t cols = b->rank() == 2 ? b->dim(1) : 1;
+  GemmBView view;
+  view.data = b->data<float>();
+  view.ld = cols;
+  view.k = transposed ? cols : rows;
+  view.n = transposed ? rows : cols;
+  view.transposed = transposed;
+  view.scale = scale;
+  return std::make_shared<const PackedGemmB>(view);
+}
+
+// C[m, n] = A[m, k] · B over all tiles, spread over the pool.
+template <typename B>
+void ParallelGemm(ThreadPool& pool, const float* a, int64_t lda, const B& b, int64_t n, float* c,
+                  int64_t ldc, int64_t m, const GemmEpilogue& epilogue) {
+  pool.ParallelFor(GemmTileCount(m, n),
+                   [&](int64_t tile, int) { GemmF32Tile(a, lda, b, c, ldc, m, epilogue, tile); });
+}
+
+class MatMulKernel final : public OpKernel {
+ public:
+  explicit MatMulKernel(const KernelInit& init)
+      : packed_b_(PackConstantWeight(init.constants.size() > 1 ? init.constants[1] : nullptr, false,
+                                     1.0f)) {}
+
+  void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
+    RequireInputs(in, 2, 2);
+    RequireDType(*in[0], {DType::kFloat32}, "MatMul's A");
+    RequireDType(*in[1], {DType::kFloat32}, "MatMul's B");
+    (*out)[0] = Tensor::Meta(DType::kFloat32, Describe(in[0]->shape(), in[1]->shape()).out_shape);
+  }
+
+  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+           RunContext& ctx) const override {
+    const Product p = Describe(in[0]->shape(), in[1]->shape());
+    const float* a = in[0]->data<float>();
+    const float* b = in[1]->data<float>();
+    float* c = out[0]->data<float>();
+    if (p.b_is_matrix) {  // one GEMM with A's leading dims folded into M
+      const int64_t rows = p.m * p.batch;
+      if (packed_b_ != nullptr) {
+        ParallelGemm(*ctx.pool, a, p.k, *packed_b_, p.n, c, p.n, rows, GemmEpilogue());
+      } else {
+        ParallelGemm(*ctx.pool, a, p.k, GemmBView{b, p.n, p.k, p.n}, p.n, c, p.n, rows,
+                     GemmEpilogue());
+      }
+      return;
+    }
+    // One GEMM per batch index; tasks are (batch index, tile) pairs.
+    const int64_t tiles = GemmTileCount(p.m, p.n);
+    ctx.pool->ParallelFor(p.batch * tiles, [&](int64_t task, int) {
+      const int64_t i = task / tiles;
+      const GemmBView b_i{b + p.BatchOffset(p.b_strides, i) * p.k * p.n, p.n, p.k, p.n};
+      GemmF32Tile(a + p.BatchOffset(p.a_strides, i) * p.m * p.k, p.k, b_i, c + i * p.m * p.n, p.n,
+                  p.m, GemmEpilogue(), task % tiles);
+    });
+  }
+
+ private:
+  // The product's dims after numpy's rank-1 promotion and batch broadcasting.
+  struct Product {
+    int64_t m = 1, k = 1, n = 1;
+    int64_t batch = 1;                          // output batch indices (product of batch_dims)
+    Shape batch_dims;                           // broadcast batch dims of the output
+    std::vector<int64_t> a_strides, b_strides;  // per batch dim, in matrices (0: broadcast)
+    bool b_is_matrix = false;  // B has no batch dims: fold A's batch into M instead
+    Shape out_shape;
+
+    // Matrix index into A or B of output batch index i.
+    int64_t BatchOffset(const std::vector<int64_t>& strides, int64_t i) const {
+      int64_t offset = 0;
+      for (int d = static_cast<int>(batch_dims.size()) - 1; d >= 0; --d) {
+        offset += (i % batch_dims[d]) * strides[d];
+        i /= batch_dims[d];
+      }
+      return offset;
+    }
+  };
+
+  static Product Describe(const Shape& a_shape, const Shape& b_shape) {
+    if (a_shape.empty() || b_shape.empty()) throw Error("MatMul inputs must have rank >= 1");
+    Shape a = a_shape, b = b_shape;
+    if (a.size() == 1) a.insert(a.begin(), 1);  // [K] -> [1, K]
+    if (b.size() == 1) b.push_back(1);          // [K] -> [K, 1]
+    Product p;
+    p.m = a[a.size() - 2];
+    p.k = a.back();
+    p.n = b.back();
+    if (b[b.size() - 2] != p.k) {
+      throw Error("MatMul inner dimensions differ: A " + ShapeToString(a_shape) + " and B " +
+                  ShapeToString(b_shape));
+    }
+    const Shape a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
+    p.batch_dims = BroadcastShapes(a_batch, b_batch);
+    p.batch = NumElements(p.batch_dims);
+    const int rank = static_cast<int>(p.batch_dims.size());
+    p.a_strides = BroadcastStrides(a_batch, rank);
+    p.b_strides = BroadcastStrides(b_batch, rank);
+    p.b_is_matrix = NumElements(b_batch) == 1;
+
+    p.out_shape = p.batch_dims;
+    if (a_shape.size() > 1) p.out_shape.push_back(p.m);
+    if (b_shape.size() > 1) p.out_shape.push_back(p.n);
+    return p;
+  }
+
+  std::shared_ptr<const PackedGemmB> packed_b_;  // null unless B is a constant matrix
+};
+
+class GemmKernel final : public OpKernel {
+ public:
+  explicit GemmKernel(const KernelInit& init)
+      : trans_a_(init.node.GetInt("transA", 0) != 0),
+        trans_b_(init.node.GetInt("transB", 0) != 0),
+        alpha_(init.node.GetFloat("alpha", 1.0f)),
+        beta_(init.node.GetFloat("beta", 1.0f)) {
+    const Tensor* b = init.constants.size() > 1 ? init.constants[1] : nullptr;
+    if (b != nullptr && b->rank() == 2) packed_b_ = PackConstantWeight(b, trans_b_, alpha_);
+  }
+
+  void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
+    RequireInputs(in, 2, 3);
+    RequireDType(*in[0], {DType::kFloat32}, "Gemm's A");
+    RequireDType(*in[1], {DType::kFloat32}, "Gemm's B");
+    const Dims dims = GetDims(in);
+    if (HasC(in)) {
+      RequireDType(*in[2], {DType::kFloat32}, "Gemm's C");
+      const Shape& c = in[2]->shape();
+      if (c.size() > 2 || BroadcastShapes(c, {dims.m, dims.n}) != Shape{dims.m, dims.n}) {
+        throw Error("Gemm's C " + ShapeToString(c) + " does not broadcast to [" +
+                    std::to_string(dims.m) + ", " + std::to_string(dims.n) + "]");
+      }
+    }
+    (*out)[0] = Tensor::Meta(DType::kFloat32, {dims.m, dims.n});
+  }
+
+  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+           RunContext& ctx) const override {
+    const Dims dims = GetDims(in);
+    float* y = out[0]->data<float>();
+
+    // transA: the GEMM reads A row by row, so transpose it first (rare in exported models).
+    const float* a = in[0]->data<float>();
+    std::vector<float> a_transposed;
+    if (trans_a_) {
+      a_transposed.resize(static_cast<size_t>(dims.m * dims.k));
+      for (int64_t i = 0; i < dims.m; ++i) {
+        for (int64_t kk = 0; kk < dims.k; ++kk) a_transposed[i * dims.k + kk] = a[kk * dims.m + i];
+      }
+      a = a_transposed.data();
+    }
+
+    GemmEpilogue epilogue;
+    if (HasC(in) && beta_ != 0.0f) {
+      const Tensor& c = *in[2];
+      const bool row_vector = c.size() == dims.n && (c.rank() == 1 || c.dim(0) == 1);
+      if (row_vector && beta_ == 1.0f) {
+        epilogue.bias = c.data<float>();
+      } else if (c.shape() == Shape{dims.m, dims.n} && beta_ == 1.0f) {
+        epilogue.addend = c.data<float>();
+        epilogue.ld_addend = dims.n;
+      } else {  // Y = beta * C broadcast, then Y += A' · B'
+        const std::vector<int64_t> strides = BroadcastStrides(c.shape(), 2);
+        for (int64_t i = 0; i < dims.m; ++i) {
+          for (int64_t j = 0; j < dims.n; ++j) {
+            y[i * dims.n + j] = beta_ * c.data<float>()[i * strides[0] + j * strides[1]];
+          }
+        }
+        epilogue.addend = y;
+        epilogue.ld_addend = dims.n;
+      }
+    }
+
+    if (packed_b_ != nullptr) {
+      ParallelGemm(*ctx.pool, a, dims.k, *packed_b_, dims.n, y, dims.n, dims.m, epilogue);
+    } else {
+      const GemmBView b{in[1]->data<float>(), in[1]->dim(1), dims.k, dims.n, trans_b_, alpha_};
+      ParallelGemm(*ctx.pool, a, dims.k, b, dims.n, y, dims.n, dims.m, epilogue);
+    }
+  }
+
+ private:
+  struct Dims {
+    int64_t m, k, n;
+  };
+
+  static bool HasC(const std::vector<const Tensor*>& in) {
+    return in.size() > 2 && in[2] != nullptr;
+  }
+
+  Dims GetDims(const std::vector<const Tensor*>& in) const {
+    const Tensor& a = *in[0];
+    const Tensor& b = *in[1];
+    if (a.rank() != 2 || b.rank() != 2) {
+      throw Error("Gemm's A and B must be matrices, got " + ShapeToString(a.shape()) + " and " +
+                  ShapeToString(b.shape()));
+    }
+    const Dims dims{trans_a_ ? a.dim(1) : a.dim(0), trans_a_ ? a.dim(0) : a.dim(1),
+                    trans_b_ ? b.dim(0) : b.dim(1)};
+    if ((trans_b_ ? b.dim(1) : b.dim(0)) != dims.k) {
+      throw Error("Gemm inner dimensions differ: A " + ShapeToString(a.shape()) +
+                  (trans_a_ ? " (transposed)" : "") + " and B " + ShapeToString(b.shape()) +
+                  (trans_b_ ? " (transposed)" : ""));
+    }
+    return dims;
+  }
+
+  bool trans_a_, trans_b_;
+  float alpha_, beta_;
+  std::shared_ptr<const PackedGemmB> packed_b_;  // null unless B is constant
+};
+
+}  // namespace
+
+void RegisterMatMulOps(OpRegistry& r) {
+  r.Add({"", "MatMul", 1, &MakeKernel<MatMulKernel>});
+  r.Add({"", "Gemm", 7, &MakeKernel<GemmKernel>});
+}
 
 }  // namespace qclip

@@ -13,6 +13,7 @@ void RegisterAllOps(OpRegistry& r) {
   RegisterActivationOps(r);
   RegisterQuantOps(r);
   RegisterFusedOps(r);
+  RegisterFloat16Ops(r);
 }
 
 }  // namespace qclip

@@ -17,5 +17,6 @@ void RegisterNormalizationOps(OpRegistry& r);  // src/ops/normalization.cc
 void RegisterActivationOps(OpRegistry& r);  // src/ops/activation.cc
 void RegisterQuantOps(OpRegistry& r);  // src/ops/quant.cc
 void RegisterFusedOps(OpRegistry& r);  // src/ops/fused.cc: qclip-domain ops made by graph passes
+void RegisterFloat16Ops(OpRegistry& r);  // src/ops/float16_round.cc: qclip.RoundToFloat16
 
 }  // namespace qclip

@@ -1,0 +1,235 @@
+// The int8 GEMM (u8 x s8 -> s32) at BiomedCLIP ViT-B/16 shapes, single thread, per SIMD target,
+// against the VNNI peak of this CPU; plus the activation quantization around it.
+//
+// Peak: one 512-bit VPDPBUSD does 64 u8 x s8 multiply-adds = 128 ops. BM_VnniPeak measures what
+// the core sustains (24 independent accumulator chains, no loads) and the clock under load (a
+// chain of dependent adds, 1 cycle each), so
+//   issue rate = peak GOP/s / (128 * GHz)   and   pct_vnni_peak = GEMM GOP/s / peak GOP/s.
+// Rates use CPU time (the default), not wall time: the machine may be shared.
+#include <time.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "hwy/aligned_allocator.h"
+#include "hwy/targets.h"
+#include "kernels/gemm_s8.h"
+#include "kernels/quantize.h"
+
+namespace qclip {
+namespace {
+
+// Seconds of CPU time this thread has used: the machine may be shared, and wall time would
+// count the time other processes hold the core.
+double ThreadSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+#if defined(__x86_64__)
+bool HasAvx512Vnni() { return __builtin_cpu_supports("avx512vnni"); }
+
+// GOP/s of back-to-back VPDPBUSD: 24 independent accumulators, written in assembly so that
+// nothing but the instruction under test runs.
+__attribute__((target("avx512f"))) double MeasureVnniPeakGops() {
+  const uint64_t iters = 20000000;
+  uint64_t n = iters;
+  const double start = ThreadSeconds();
+  asm volatile(
+      "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
+      "vpxord %%zmm1, %%zmm1, %%zmm1\n\t"
+      "1:\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm8\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm9\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm10\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm11\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm12\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm13\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm14\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm15\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm16\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm17\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm18\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm19\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm20\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm21\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm22\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm23\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm24\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm25\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm26\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm27\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm28\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm29\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm30\n\t"
+      "vpdpbusd %%zmm1, %%zmm0, %%zmm31\n\t"
+      "sub $1, %[n]\n\t"
+      "jnz 1b"
+      : [n] "+r"(n)
+      :
+      : "xmm0", "xmm1", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15",
+        "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+  return iters * 24.0 * 128.0 / (ThreadSeconds() - start) * 1e-9;
+}
+
+// Core clock from a chain of dependent 1-cycle adds (4 per loop iteration).
+double MeasureCoreGHz() {
+  const uint64_t iters = 100000000;
+  uint64_t x = 0, n = iters;
+  const double start = ThreadSeconds();
+  asm volatile(
+      "1:\n\t"
+      "add $1, %[x]\n\t"
+      "add $1, %[x]\n\t"
+      "add $1, %[x]\n\t"
+      "add $1, %[x]\n\t"
+      "sub $1, %[n]\n\t"
+      "jnz 1b"
+      : [x] "+r"(x), [n] "+r"(n));
+  return 4.0 * iters / (ThreadSeconds() - start) * 1e-9;
+}
+#else
+bool HasAvx512Vnni() { return false; }
+double MeasureVnniPeakGops() { return 0.0; }
+double MeasureCoreGHz() { return 0.0; }
+#endif
+
+double VnniPeakGops() {
+  static const double peak = HasAvx512Vnni() ? MeasureVnniPeakGops() : 0.0;
+  return peak;
+}
+
+void BM_VnniPeak(benchmark::State& state) {
+  if (!HasAvx512Vnni()) return state.SkipWithError("no AVX-512 VNNI");
+  double gops = 0.0, ghz = 0.0;
+  for (auto _ : state) {
+    gops = MeasureVnniPeakGops();
+    ghz = MeasureCoreGHz();
+  }
+  state.counters["GOP/s"] = gops;
+  state.counters["GHz"] = ghz;
+  state.counters["vpdpbusd_per_cycle"] = gops / (128.0 * ghz);
+}
+BENCHMARK(BM_VnniPeak)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+// Args: M, K, N, Highway target (0 = best available).
+void BM_MatMulU8S8(benchmark::State& state) {
+  const size_t M = state.range(0), K = state.range(1), N = state.range(2);
+  const int64_t target = state.range(3);
+  if (target != 0 && (hwy::SupportedTargets() & target) == 0) {
+    return state.SkipWithError("target not supported");
+  }
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> dist(0, 255);
+  std::vector<uint8_t> a(M * K);
+  for (uint8_t& v : a) v = static_cast<uint8_t>(dist(rng));
+  std::vector<int8_t> b(K * N);
+  for (int8_t& v : b) v = static_cast<int8_t>(dist(rng) - 128);
+  auto packed = hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N));
+  PackWeightsS8(b.data(), K, N, N, 1, packed.get());
+  auto c = hwy::AllocateAligned<int32_t>(M * N);
+
+  hwy::SetSupportedTargetsForTest(target);
+  const double start = ThreadSeconds();
+  for (auto _ : state) {
+    MatMulU8S8(a.data(), K, M, K, packed.get(), N, 0, N, c.get(), N);
+    benchmark::ClobberMemory();
+  }
+  const double gops = 2e-9 * M * N * K * state.iterations() / (ThreadSeconds() - start);
+  hwy::SetSupportedTargetsForTest(0);
+
+  state.counters["GOP/s"] = gops;
+  const int64_t supported = hwy::SupportedTargets();
+  state.SetLabel(hwy::TargetName(target != 0 ? target : supported & -supported));
+  if (VnniPeakGops() > 0.0) state.counters["pct_vnni_peak"] = 100.0 * gops / VnniPeakGops();
+}
+void GemmShapes(benchmark::internal::Benchmark* b) {
+  for (int64_t target : {int64_t{0}, int64_t{HWY_AVX3}, int64_t{HWY_AVX2}}) {
+    b->Args({197, 768, 3072, target});  // MLP fc1
+    b->Args({197, 3072, 768, target});  // MLP fc2
+    b->Args({197, 768, 2304, target});  // attention qkv
+    b->Args({197, 768, 768, target});   // attention proj
+  }
+  b->Args({1, 768, 768, 0});  // one text query row
+}
+BENCHMARK(BM_MatMulU8S8)->Apply(GemmShapes)->Unit(benchmark::kMillisecond);
+
+// The same product with the QuantizedLinear epilogue (zero points, scales, bias, float output)
+// applied in registers, as the fused op runs it; best target only.
+void BM_MatMulU8S8Dequantize(benchmark::State& state) {
+  const size_t M = state.range(0), K = state.range(1), N = state.range(2);
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> dist(0, 255);
+  std::vector<uint8_t> a(M * K);
+  for (uint8_t& v : a) v = static_cast<uint8_t>(dist(rng));
+  std::vector<int8_t> b(K * N);
+  for (int8_t& v : b) v = static_cast<int8_t>(dist(rng) - 128);
+  auto packed = hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N));
+  PackWeightsS8(b.data(), K, N, N, 1, packed.get());
+  std::vector<int32_t> a_zp(M, 117), a_sums(M), b_zp(N, 3), b_sums(N, 1000);
+  RowSumsU8(a.data(), K, M, K, a_sums.data());
+  std::vector<float> a_scales(M, 0.01f), b_scales(N, 0.002f), bias(N, 0.5f);
+  const QuantizedGemmTerms terms{a_zp.data(),   a_sums.data(),   a_scales.data(), b_zp.data(),
+                                 b_sums.data(), b_scales.data(), bias.data()};
+  auto y = hwy::AllocateAligned<float>(M * N);
+
+  const double start = ThreadSeconds();
+  for (auto _ : state) {
+    MatMulU8S8(a.data(), K, M, K, packed.get(), N, 0, N, terms, y.get(), N);
+    benchmark::ClobberMemory();
+  }
+  const double gops = 2e-9 * M * N * K * state.iterations() / (ThreadSeconds() - start);
+  state.counters["GOP/s"] = gops;
+  if (VnniPeakGops() > 0.0) state.counters["pct_vnni_peak"] = 100.0 * gops / VnniPeakGops();
+}
+BENCHMARK(BM_MatMulU8S8Dequantize)
+    ->Args({197, 768, 3072})
+    ->Args({197, 3072, 768})
+    ->Unit(benchmark::kMillisecond);
+
+// DynamicQuantizeLinear of one [197, 768] activation: min/max, then quantize.
+void BM_DynamicQuantize(benchmark::State& state) {
+  const size_t n = state.range(0);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> q(n);
+  for (auto _ : state) {
+    float min, max;
+    MinMaxF32(x.data(), n, &min, &max);
+    const QuantParams p = DynamicQuantParamsU8(min, max);
+    QuantizeU8(x.data(), n, p.scale, p.zero_point, q.data());
+    benchmark::DoNotOptimize(q.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * sizeof(float));
+  state.counters["Gelem/s"] =
+      benchmark::Counter(n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_DynamicQuantize)->Arg(197 * 768)->Arg(197 * 3072);
+
+void BM_DynamicQuantizeRows(benchmark::State& state) {
+  const size_t rows = 197, cols = state.range(0);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(rows * cols);
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> q(rows * cols);
+  std::vector<QuantParams> params(rows);
+  for (auto _ : state) {
+    DynamicQuantizeRowsU8(x.data(), cols, rows, cols, q.data(), cols, params.data());
+    benchmark::DoNotOptimize(q.data());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * cols * sizeof(float));
+}
+BENCHMARK(BM_DynamicQuantizeRows)->Arg(768)->Arg(3072);
+
+}  // namespace
+}  // namespace qclip
+
+BENCHMARK_MAIN();

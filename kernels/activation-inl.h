@@ -1,0 +1,172 @@
+// Per-vector float math for the unary ops and the GEMM epilogue; included per SIMD target by
+// kernels/activation.cc and by other kernels (gemm_f32-inl.h) that apply activations.
+
+// Per-target include guard.
+#if defined(QCLIP_KERNELS_ACTIVATION_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QCLIP_KERNELS_ACTIVATION_INL_H_
+#undef QCLIP_KERNELS_ACTIVATION_INL_H_
+#else
+#define QCLIP_KERNELS_ACTIVATION_INL_H_
+#endif
+
+#include <stddef.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+#include "kernels/activation.h"
+#include "kernels/partial_vector-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qclip {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// c[0] + c[1] x + c[2] x^2 + ... by Horner's rule with fused multiply-adds.
+template <class D, size_t kN, class V = hn::Vec<D>>
+HWY_INLINE V Polynomial(D d, V x, const float (&c)[kN]) {
+  V r = hn::Set(d, c[kN - 1]);
+  for (size_t i = kN - 1; i-- > 0;) r = hn::MulAdd(r, x, hn::Set(d, c[i]));
+  return r;
+}
+
+// erf(x), within 1.0 ulp of the exact value (measured against double-precision erf).
+// |x| < 0.921875: erf(x) = x + x * P(x^2). Above: erf(|x|) = 1 - exp(Q(|x|)), Q fitted to
+// log(erfc) on [0.921875, 3.925]; beyond 3.925, erf rounds to 1 in float. The coefficients are
+// weighted least-squares fits (iterated towards minimax) made for qclip.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V Erf(D d, V x) {
+  static constexpr float kSmall[] = {0.12837915f,   -0.37612495f, 0.112818174f,
+                                     -0.026766641f, 0.00499321f,  -0.00059909804f};
+  static constexpr float kLarge[] = {0.00017636213f, -1.1295232f,    -0.6333299f,
+                                     -0.10829911f,   0.025131952f,   -0.0041759023f,
+                                     0.00043547808f, -2.1184265e-05f};
+  const V abs_x = hn::Abs(x);
+  const V small = hn::MulAdd(x, Polynomial(d, hn::Mul(x, x), kSmall), x);
+  const V clamped = hn::Min(abs_x, hn::Set(d, 3.925f));
+  const V erf_abs = hn::Sub(hn::Set(d, 1.0f), hn::Exp(d, Polynomial(d, clamped, kLarge)));
+  const V large = hn::CopySign(erf_abs, x);
+  const V erf = hn::IfThenElse(hn::Lt(abs_x, hn::Set(d, 0.921875f)), small, large);
+  return hn::IfThenElse(hn::IsNaN(x), x, erf);
+}
+
+// The operation order follows torch's vectorised CPU kernels so results agree closely.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GeluErf(D d, V x) {
+  const V erf = Erf(d, hn::Mul(x, hn::Set(d, 0.70710678f)));  // x / sqrt(2)
+  return hn::Mul(hn::Mul(x, hn::Set(d, 0.5f)), hn::Add(hn::Set(d, 1.0f), erf));
+}
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V GeluTanh(D d, V x) {
+  const V cube = hn::Mul(hn::Mul(x, x), x);
+  const V inner = hn::Mul(hn::Set(d, 0.7978846f), hn::MulAdd(hn::Set(d, 0.044715f), cube, x));
+  const V half_x = hn::Mul(hn::Set(d, 0.5f), x);
+  return hn::Mul(half_x, hn::Add(hn::Set(d, 1.0f), hn::Tanh(d, inner)));
+}
+
+// 1 / (1 + exp(-x)), evaluated as e / (1 + e) with e = exp(-|x|) <= 1 for negative x so that
+// neither tail overflows or loses relative accuracy.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V Sigmoid(D d, V x) {
+  const V one = hn::Set(d, 1.0f);
+  const V e = hn::Exp(d, hn::Neg(hn::Abs(x)));
+  const V numerator = hn::IfThenElse(hn::Lt(x, hn::Zero(d)), e, one);
+  return hn::IfThenElse(hn::IsNaN(x), x, hn::Div(numerator, hn::Add(one, e)));
+}
+
+// exp(x) with IEEE results outside Highway's valid range: +inf above log(FLT_MAX), NaN kept.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V ExpIeee(D d, V x) {
+  const V inf = hn::Set(d, std::numeric_limits<float>::infinity());
+  const V exp = hn::Exp(d, hn::Min(x, hn::Set(d, 88.8f)));
+  const V y = hn::IfThenElse(hn::Gt(x, hn::Set(d, 88.72284f)), inf, exp);
+  return hn::IfThenElse(hn::IsNaN(x), x, y);
+}
+
+// log(x) with IEEE special cases: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN kept.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V LogIeee(D d, V x) {
+  const V zero = hn::Zero(d);
+  const V inf = hn::Set(d, std::numeric_limits<float>::infinity());
+  V y = hn::Log(d, hn::Max(x, hn::Set(d, 1e-45f)));  // keep the argument in Log's valid range
+  y = hn::IfThenElse(hn::Eq(x, zero), hn::Neg(inf), y);
+  y = hn::IfThenElse(hn::Eq(x, inf), inf, y);
+  y = hn::IfThenElse(hn::Lt(x, zero), hn::Set(d, std::numeric_limits<float>::quiet_NaN()), y);
+  return hn::IfThenElse(hn::IsNaN(x), x, y);
+}
+
+// One functor per op so that MapF32 inlines the math into its loop.
+#define QCLIP_UNARY_FUNCTOR(NAME, EXPR)       \
+  struct NAME##Functor {                      \
+    template <class D, class V>               \
+    HWY_INLINE V operator()(D d, V x) const { \
+      (void)d;                                \
+      return EXPR;                            \
+    }                                         \
+  };
+QCLIP_UNARY_FUNCTOR(Erf, Erf(d, x))
+QCLIP_UNARY_FUNCTOR(GeluErf, GeluErf(d, x))
+QCLIP_UNARY_FUNCTOR(GeluTanh, GeluTanh(d, x))
+QCLIP_UNARY_FUNCTOR(Tanh, hn::Tanh(d, x))
+QCLIP_UNARY_FUNCTOR(Sigmoid, Sigmoid(d, x))
+QCLIP_UNARY_FUNCTOR(Relu, hn::IfThenZeroElse(hn::Lt(x, hn::Zero(d)), x))  // keeps NaN
+QCLIP_UNARY_FUNCTOR(Exp, ExpIeee(d, x))
+QCLIP_UNARY_FUNCTOR(Log, LogIeee(d, x))
+QCLIP_UNARY_FUNCTOR(Sqrt, hn::Sqrt(x))
+QCLIP_UNARY_FUNCTOR(Neg, hn::Neg(x))
+QCLIP_UNARY_FUNCTOR(Abs, hn::Abs(x))
+QCLIP_UNARY_FUNCTOR(Reciprocal, hn::Div(hn::Set(d, 1.0f), x))
+#undef QCLIP_UNARY_FUNCTOR
+
+// out[i] = func(d, in[i]) for i in [0, n).
+template <class D, class Func>
+HWY_INLINE void MapF32(D d, const float* in, float* out, size_t n, const Func& func) {
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(func(d, hn::LoadU(d, in + i)), d, out + i);
+  if (i < n) StoreFirstN(func(d, LoadFirstN(d, in + i, n - i)), d, out + i, n - i);
+}
+
+// Applies `op` to in[0, n); chooses the loop once, outside it.
+template <class D>
+HWY_INLINE void UnaryRow(D d, UnaryOp op, const float* in, float* out, size_t n) {
+  switch (op) {
+    case UnaryOp::kIdentity:
+      if (in != out) std::copy(in, in + n, out);
+      return;
+    case UnaryOp::kErf:
+      return MapF32(d, in, out, n, ErfFunctor());
+    case UnaryOp::kGeluErf:
+      return MapF32(d, in, out, n, GeluErfFunctor());
+    case UnaryOp::kGeluTanh:
+      return MapF32(d, in, out, n, GeluTanhFunctor());
+    case UnaryOp::kTanh:
+      return MapF32(d, in, out, n, TanhFunctor());
+    case UnaryOp::kSigmoid:
+      return MapF32(d, in, out, n, SigmoidFunctor());
+    case UnaryOp::kRelu:
+      return MapF32(d, in, out, n, ReluFunctor());
+    case UnaryOp::kExp:
+      return MapF32(d, in, out, n, ExpFunctor());
+    case UnaryOp::kLog:
+      return MapF32(d, in, out, n, LogFunctor());
+    case UnaryOp::kSqrt:
+      return MapF32(d, in, out, n, SqrtFunctor());
+    case UnaryOp::kNeg:
+      return MapF32(d, in, out, n, NegFunctor());
+    case UnaryOp::kAbs:
+      return MapF32(d, in, out, n, AbsFunctor());
+    case UnaryOp::kReciprocal:
+      return MapF32(d, in, out, n, ReciprocalFunctor());
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace qclip
+HWY_AFTER_NAMESPACE();
+
+#endif  // QCLIP_KERNELS_ACTIVATION_INL_H_

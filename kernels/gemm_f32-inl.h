@@ -1,0 +1,200 @@
+// FP32 GEMM: register-blocked microkernel over packed panels of B, and the tile loop around it.
+// Included per SIMD target by kernels/gemm_f32.cc and by fused kernels built on the tile loop.
+
+// Per-target include guard.
+#if defined(QCLIP_KERNELS_GEMM_F32_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QCLIP_KERNELS_GEMM_F32_INL_H_
+#undef QCLIP_KERNELS_GEMM_F32_INL_H_
+#else
+#define QCLIP_KERNELS_GEMM_F32_INL_H_
+#endif
+
+#include <stddef.h>
+
+#include <algorithm>
+
+#include "hwy/highway.h"
+#include "kernels/activation-inl.h"
+#include "kernels/gemm_f32.h"
+#include "kernels/partial_vector-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qclip {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// The microkernel keeps a kGemmRows x kGemmVectors block of C in registers: 24 of AVX-512's 32
+// registers (plus 4 for the B row and 1 for the broadcast A value), 12 of the 16 on other x86
+// targets. Per k it loads kGemmVectors vectors of B and broadcasts kGemmRows values of A for
+// kGemmRows * kGemmVectors independent FMAs, enough to cover the FMA latency on two pipes.
+constexpr size_t kGemmRows = 6;
+#if HWY_ARCH_X86 && HWY_TARGET > HWY_AVX3
+constexpr size_t kGemmVectors = 2;
+#else
+constexpr size_t kGemmVectors = 4;
+#endif
+
+// K is split into blocks of kGemmDepth: a block of a B panel (kGemmDepth x 64 floats, 128 KiB)
+// stays in L2 while the tile's row blocks stream past it, and each row block's slice of A
+// (6 x kGemmDepth) stays in L1. Deeper blocks reload C less often; 512 measured best on Zen 5
+// for K = 768 and 3072 (256 and 768 within a few percent).
+constexpr size_t kGemmDepth = 512;
+
+// Lanes [0, count) of a vector at p, for count possibly past the vector's end; zero elsewhere.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V LoadUpTo(D d, const float* p, size_t count) {
+  return LoadFirstN(d, p, std::min(count, hn::Lanes(d)));
+}
+
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void StoreUpTo(D d, V v, float* p, size_t count) {
+  StoreFirstN(v, d, p, std::min(count, hn::Lanes(d)));
+}
+
+// C[0:kRows, 0:width] = init + bias + A[0:kRows, 0:kc] · B[0:kc, 0:width] with B rows
+// kGemmPanelWidth floats apart (a slice of a packed panel), width <= kGemmVectors * Lanes(d), and
+// init and bias zero where null; init has row stride ld_init and may equal C.
+template <size_t kRows, class D>
+HWY_INLINE void MicroKernel(D d, const float* a, size_t lda, const float* HWY_RESTRICT b, size_t kc,
+                            const float* init, size_t ld_init, const float* bias, float* c,
+                            size_t ldc, size_t width) {
+  using V = hn::Vec<D>;
+  const size_t N = hn::Lanes(d);
+  // Valid lanes of vector j of a row: N except in the last, partial panel.
+  auto lanes = [width, N](size_t j) { return width > j * N ? width - j * N : 0; };
+
+  V acc[kRows][kGemmVectors];
+  for (size_t j = 0; j < kGemmVectors; ++j) {
+    const V bias_j = bias != nullptr ? LoadUpTo(d, bias + j * N, lanes(j)) : hn::Zero(d);
+    for (size_t r = 0; r < kRows; ++r) {
+      const V init_rj =
+          init != nullptr ? LoadUpTo(d, init + r * ld_init + j * N, lanes(j)) : hn::Zero(d);
+      acc[r][j] = hn::Add(init_rj, bias_j);
+    }
+  }
+
+  for (size_t k = 0; k < kc; ++k) {
+    V b_k[kGemmVectors];
+    for (size_t j = 0; j < kGemmVectors; ++j) {
+      b_k[j] = hn::LoadU(d, b + k * kGemmPanelWidth + j * N);
+    }
+    for (size_t r = 0; r < kRows; ++r) {
+      const V a_rk = hn::Set(d, a[r * lda + k]);
+      for (size_t j = 0; j < kGemmVectors; ++j) acc[r][j] = hn::MulAdd(a_rk, b_k[j], acc[r][j]);
+    }
+  }
+
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t j = 0; j < kGemmVectors; ++j) {
+      StoreUpTo(d, acc[r][j], c + r * ldc + j * N, lanes(j));
+    }
+  }
+}
+
+// MicroKernel for `rows` <= kGemmRows rows: the last row block of a tile may be partial.
+template <class D>
+HWY_INLINE void MicroKernelRows(D d, size_t rows, const float* a, size_t lda, const float* b,
+                                size_t kc, const float* init, size_t ld_init, const float* bias,
+                                float* c, size_t ldc, size_t width) {
+  static_assert(kGemmRows == 6, "one case per row count");
+  switch (rows) {
+    case 6:
+      return MicroKernel<6>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 5:
+      return MicroKernel<5>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 4:
+      return MicroKernel<4>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 3:
+      return MicroKernel<3>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 2:
+      return MicroKernel<2>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 1:
+      return MicroKernel<1>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+  }
+}
+
+// Computes C[rows, cols] for rows [row0, row1) and columns [col0, col1), col0 a multiple of
+// kGemmPanelWidth. panel(p, k0, kc) returns rows [k0, k0 + kc) of B's panel p (kc x 64 floats).
+// Every output sums over k in the same order (k blocks in turn, k ascending within a block),
+// independent of the tile bounds.
+template <class D, class PanelSource>
+HWY_INLINE void GemmTileLoop(D d, const float* a, size_t lda, size_t k, const PanelSource& panel,
+                             float* c, size_t ldc, size_t row0, size_t row1, size_t col0,
+                             size_t col1, const GemmEpilogue& epilogue) {
+  const size_t pass_width = kGemmVectors * hn::Lanes(d);
+  const size_t k_blocks = k == 0 ? 1 : (k + kGemmDepth - 1) / kGemmDepth;  // k = 0: C = bias + R
+  for (size_t kb = 0; kb < k_blocks; ++kb) {
+    const size_t k0 = kb * kGemmDepth;
+    const size_t kc = std::min(kGemmDepth, k - k0);
+    for (size_t p0 = col0; p0 < col1; p0 += kGemmPanelWidth) {
+      const float* b = panel(p0 / kGemmPanelWidth, k0, kc);
+      // One pass on AVX-512; narrower vectors take several passes over the panel.
+      for (size_t pass = 0; pass < kGemmPanelWidth && p0 + pass < col1; pass += pass_width) {
+        const size_t col = p0 + pass;
+        const size_t width = std::min(pass_width, col1 - col);
+        const float* bias = epilogue.bias != nullptr && kb == 0 ? epilogue.bias + col : nullptr;
+        for (size_t row = row0; row < row1; row += kGemmRows) {
+          // The first k block starts from the addend, later ones from the partial sums in C.
+          const float* init = c + row * ldc + col;
+          size_t ld_init = ldc;
+          if (kb == 0) {
+            init = epilogue.addend != nullptr ? epilogue.addend + row * epilogue.ld_addend + col
+                                              : nullptr;
+            ld_init = epilogue.ld_addend;
+          }
+          MicroKernelRows(d, std::min(kGemmRows, row1 - row), a + row * lda + k0, lda, b + pass, kc,
+                          init, ld_init, bias, c + row * ldc + col, ldc, width);
+        }
+      }
+    }
+  }
+  if (epilogue.activation != UnaryOp::kIdentity) {
+    for (size_t row = row0; row < row1; ++row) {
+      float* c_row = c + row * ldc + col0;
+      UnaryRow(d, epilogue.activation, c_row, c_row, col1 - col0);
+    }
+  }
+}
+
+// Bounds of tile `tile` of an [m, n] output (see GemmTileCount).
+struct GemmTileBounds {
+  size_t row0, row1, col0, col1;
+};
+HWY_INLINE GemmTileBounds TileBounds(size_t m, size_t n, size_t tile) {
+  const size_t col_tiles = (n + kGemmTileCols - 1) / kGemmTileCols;
+  const size_t row0 = (tile / col_tiles) * kGemmTileRows;
+  const size_t col0 = (tile % col_tiles) * kGemmTileCols;
+  return {row0, std::min<size_t>(m, row0 + kGemmTileRows), col0,
+          std::min<size_t>(n, col0 + kGemmTileCols)};
+}
+
+// One tile of C = A · B with B packed once.
+HWY_INLINE void GemmPackedTile(const float* a, size_t lda, const PackedGemmB& b, float* c,
+                               size_t ldc, size_t m, const GemmEpilogue& epilogue, size_t tile) {
+  const hn::ScalableTag<float> d;
+  const GemmTileBounds t = TileBounds(m, b.n(), tile);
+  auto panel = [&b](size_t p, size_t k0, size_t)
+                   HWY_ATTR { return b.panel(p) + k0 * kGemmPanelWidth; };
+  GemmTileLoop(d, a, lda, b.k(), panel, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
+}
+
+// One tile of C = A · B with B packed block by block into a buffer on the stack (128 KiB) that
+// stays in cache while the tile's rows use it.
+HWY_INLINE void GemmViewTile(const float* a, size_t lda, const GemmBView& b, float* c, size_t ldc,
+                             size_t m, const GemmEpilogue& epilogue, size_t tile) {
+  const hn::ScalableTag<float> d;
+  const GemmTileBounds t = TileBounds(m, b.n, tile);
+  HWY_ALIGN float buf[kGemmDepth * kGemmPanelWidth];
+  auto panel = [&b, &buf](size_t p, size_t k0, size_t kc) HWY_ATTR {
+    PackGemmPanel(b, k0, kc, p * kGemmPanelWidth, buf);
+    return static_cast<const float*>(buf);
+  };
+  GemmTileLoop(d, a, lda, b.k, panel, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace qclip
+HWY_AFTER_NAMESPACE();
+
+#endif  // QCLIP_KERNELS_GEMM_F32_INL_H_

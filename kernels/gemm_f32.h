@@ -1,0 +1,92 @@
+// FP32 matrix multiplication: C[m, n] = act(A[m, k] · B[k, n] + bias[n] + R[m, n]), the bias
+// row and the addend R (a residual, ONNX Gemm's C, or C itself for C +=) optional.
+//
+// A and C are row-major with leading dimensions (row strides) lda and ldc, so callers can pass a
+// sub-block. B is either packed once (PackedGemmB: weights, known at load) into column panels
+// for the register-blocked microkernel, or given as a plain row-major matrix (GemmBView:
+// activations, e.g. attention's Q·Kᵀ and P·V) that the kernel packs panel by panel as it goes.
+// SIMD code is in gemm_f32-inl.h.
+//
+// Work is cut into fixed tiles of kGemmTileRows x kGemmTileCols outputs; each tile sums over k in
+// the same order, so results are bit-identical whichever threads run which tiles.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "kernels/activation.h"
+
+namespace qclip {
+
+// Columns per packed panel of B: one AVX-512 microkernel's width, several passes on narrower
+// vectors. The packed layout is the same for every SIMD target.
+constexpr int64_t kGemmPanelWidth = 64;
+
+// Output tile size for parallel callers (multiples of the microkernel's 6 rows and of a panel).
+constexpr int64_t kGemmTileRows = 96;
+constexpr int64_t kGemmTileCols = 4 * kGemmPanelWidth;
+
+// What is added to the product, and the activation applied to the sum.
+struct GemmEpilogue {
+  const float* bias = nullptr;    // [n] added to every row, or null
+  const float* addend = nullptr;  // R[0, 0] of an [m, n] matrix with row stride ld_addend, or
+  int64_t ld_addend = 0;          // null; may be C itself (same stride): C += A · B
+  UnaryOp activation = UnaryOp::kIdentity;
+};
+
+// B = scale * M with M a plain row-major [k, n] matrix at `data` with row stride `ld`, or M the
+// transpose of such an [n, k] matrix when `transposed` (element (kk, nn) at data[nn * ld + kk]).
+// The scale is where ONNX Gemm's alpha goes.
+struct GemmBView {
+  const float* data = nullptr;
+  int64_t ld = 0;
+  int64_t k = 0;
+  int64_t n = 0;
+  bool transposed = false;
+  float scale = 1.0f;
+};
+
+// B packed for the microkernel: ceil(n / kGemmPanelWidth) panels, each k rows of kGemmPanelWidth
+// consecutive floats (columns past n are zero).
+class PackedGemmB {
+ public:
+  PackedGemmB() = default;
+  explicit PackedGemmB(const GemmBView& b);
+
+  int64_t k() const { return k_; }
+  int64_t n() const { return n_; }
+  // Panel p: k() rows of kGemmPanelWidth floats, 64-byte aligned.
+  const float* panel(int64_t p) const { return data_.get() + p * k_ * kGemmPanelWidth; }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  int64_t k_ = 0;
+  int64_t n_ = 0;
+  std::unique_ptr<float[], Free> data_;
+};
+
+// Writes rows [k0, k0 + kc) of B's columns [col0, col0 + kGemmPanelWidth) as kc rows of
+// kGemmPanelWidth floats, zero past column n: the panel layout PackedGemmB stores.
+void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, float* out);
+
+// Tiles of an [m, n] output; tile t covers rows [(t / col_tiles) * kGemmTileRows, ...) and
+// columns [(t % col_tiles) * kGemmTileCols, ...) with col_tiles = ceil(n / kGemmTileCols).
+int64_t GemmTileCount(int64_t m, int64_t n);
+
+// C rows [0, m) of one tile, or of all tiles. `a` points at A[0, 0] and `c` at C[0, 0].
+void GemmF32Tile(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc,
+                 int64_t m, const GemmEpilogue& epilogue, int64_t tile);
+void GemmF32(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc, int64_t m,
+             const GemmEpilogue& epilogue = {});
+
+// The same with an unpacked B, for products of two activations (one call per attention head).
+void GemmF32Tile(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc, int64_t m,
+                 const GemmEpilogue& epilogue, int64_t tile);
+void GemmF32(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc, int64_t m,
+             const GemmEpilogue& epilogue = {});
+
+}  // namespace qclip

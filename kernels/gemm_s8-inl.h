@@ -1,0 +1,320 @@
+// The u8 x s8 -> s32 GEMM microkernel and its epilogues; included per SIMD target by
+// kernels/gemm_s8.cc. The packed weight layout is described in gemm_s8.h.
+
+// Per-target include guard.
+#if defined(QCLIP_KERNELS_GEMM_S8_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QCLIP_KERNELS_GEMM_S8_INL_H_
+#undef QCLIP_KERNELS_GEMM_S8_INL_H_
+#else
+#define QCLIP_KERNELS_GEMM_S8_INL_H_
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <algorithm>
+
+#include "hwy/highway.h"
+#include "kernels/gemm_s8.h"
+#include "kernels/partial_vector-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qclip {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// GCC contracts a separate multiply and add into an FMA by default (-ffp-contract=fast, also for
+// intrinsics), which would round once instead of twice and differ from ORT's dequantization.
+#if HWY_COMPILER_GCC_ACTUAL
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+using DI32 = hn::ScalableTag<int32_t>;
+using VI32 = hn::Vec<DI32>;
+
+// ------------------------------ The 4-wide u8 x s8 dot product
+// Every target implements the same step: for each int32 lane i,
+//   sum += a[0] * b[4i] + a[1] * b[4i+1] + a[2] * b[4i+2] + a[3] * b[4i+3]
+// with a = 4 unsigned activation bytes (one row, 4 consecutive k) and b = the packed signed
+// weights (4 consecutive k of one column per lane), exactly and without saturation.
+// ActivationsU8x4 holds `a` prepared once per row and k group; the step may spread partial
+// sums over sum0 and sum1, which FinishDot combines.
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+// VPDPBUSD does the whole step in one instruction (Highway 1.0.3 has no op for it).
+// Highway 1.0.3 compiles AVX3_DL code for "avxvnni" (the VEX form) but not "avx512vnni", which
+// the zmm form needs: enable it up to MulTileU8S8, which is not inlined, so that its callers
+// need no such attribute.
+HWY_PUSH_ATTRIBUTES("avx512vnni")
+
+struct ActivationsU8x4 {
+  VI32 bytes;
+};
+HWY_INLINE ActivationsU8x4 PrepareActivations(uint32_t a) {
+  return {hn::Set(DI32(), static_cast<int32_t>(a))};
+}
+HWY_INLINE void DotU8S8(const ActivationsU8x4& a, VI32 b, VI32& sum0, VI32& /*sum1*/) {
+  sum0 = VI32{_mm512_dpbusd_epi32(sum0.raw, a.bytes.raw, b.raw)};
+}
+HWY_INLINE VI32 FinishDot(VI32 sum0, VI32 /*sum1*/) { return sum0; }
+
+#elif HWY_TARGET == HWY_SCALAR
+
+// One lane holds one column's 4 weights; unpack them.
+struct ActivationsU8x4 {
+  int32_t a[4];
+};
+HWY_INLINE ActivationsU8x4 PrepareActivations(uint32_t a) {
+  return {{static_cast<int32_t>(a & 0xFF), static_cast<int32_t>((a >> 8) & 0xFF),
+           static_cast<int32_t>((a >> 16) & 0xFF), static_cast<int32_t>(a >> 24)}};
+}
+HWY_INLINE void DotU8S8(const ActivationsU8x4& a, VI32 b, VI32& sum0, VI32& /*sum1*/) {
+  const uint32_t w = static_cast<uint32_t>(hn::GetLane(b));
+  int32_t dot = 0;
+  for (int j = 0; j < 4; ++j) dot += a.a[j] * static_cast<int8_t>(w >> (8 * j));
+  sum0 = hn::Add(sum0, hn::Set(DI32(), dot));
+}
+HWY_INLINE VI32 FinishDot(VI32 sum0, VI32 /*sum1*/) { return sum0; }
+
+#else
+
+// Exact widening: each 32-bit lane is split into its even bytes (k0, k2) and odd bytes (k1, k3),
+// each widened to a pair of i16; the i16 x i16 -> i32 pairwise multiply-add (VPMADDWD on x86)
+// then adds a0*b0 + a2*b2 and a1*b1 + a3*b3 into the same lane. Unlike VPMADDUBSW, which adds
+// u8 x s8 pairs with i16 saturation, nothing here can saturate: |products| <= 255 * 128.
+using DI16 = hn::Repartition<int16_t, DI32>;
+using VI16 = hn::Vec<DI16>;
+
+struct ActivationsU8x4 {
+  VI16 even;  // a0, a2 as i16 in every 32-bit lane
+  VI16 odd;   // a1, a3
+};
+HWY_INLINE ActivationsU8x4 PrepareActivations(uint32_t a) {
+  const DI32 d32;
+  const DI16 d16;
+  return {hn::BitCast(d16, hn::Set(d32, static_cast<int32_t>(a & 0x00FF00FFu))),
+          hn::BitCast(d16, hn::Set(d32, static_cast<int32_t>((a >> 8) & 0x00FF00FFu)))};
+}
+HWY_INLINE void DotU8S8(const ActivationsU8x4& a, VI32 b, VI32& sum0, VI32& sum1) {
+  const DI32 d32;
+  const VI16 b16 = hn::BitCast(DI16(), b);
+  const VI16 b_even = hn::ShiftRight<8>(hn::ShiftLeft<8>(b16));  // sign-extends bytes 0, 2
+  const VI16 b_odd = hn::ShiftRight<8>(b16);                     // sign-extends bytes 1, 3
+  sum0 = hn::ReorderWidenMulAccumulate(d32, a.even, b_even, sum0, sum1);
+  sum0 = hn::ReorderWidenMulAccumulate(d32, a.odd, b_odd, sum0, sum1);
+}
+HWY_INLINE VI32 FinishDot(VI32 sum0, VI32 sum1) { return hn::RearrangeToOddPlusEven(sum0, sum1); }
+
+#endif
+
+// ------------------------------ Outputs
+
+// What MulTileU8S8 does with each finished vector of sums: OutputFn(r, n, sum, count) gets row r
+// of the tile and columns [n, n + count) of B. AtRow(row) is the output for a tile whose first
+// row is `row` of the block.
+
+// The raw sums, to c (which points at the block's [0][col_begin]).
+struct SumsToS32 {
+  int32_t* c;
+  size_t ldc;
+  size_t col_begin;
+
+  SumsToS32 AtRow(size_t row) const { return {c + row * ldc, ldc, col_begin}; }
+  HWY_INLINE void operator()(size_t r, size_t n, VI32 sum, size_t count) const {
+    StoreFirstN(sum, DI32(), c + r * ldc + (n - col_begin), count);
+  }
+};
+
+// sum - a_zp[r] * b_sums[n] - b_zp[n] * (a_sums[r] - K * a_zp[r]) for columns [n, n + count).
+HWY_INLINE VI32 SubtractZeroPoints(const QuantizedGemmTerms& t, size_t K, size_t r, size_t n,
+                                   VI32 sum, size_t count) {
+  const DI32 d;
+  // Unsigned, so that wrap-around of the intermediate terms is defined.
+  const uint32_t a_zp = static_cast<uint32_t>(t.a_zero_points[r]);
+  const uint32_t a_sum = static_cast<uint32_t>(t.a_sums[r]) - static_cast<uint32_t>(K) * a_zp;
+  const VI32 terms = hn::Add(
+      hn::Mul(hn::Set(d, static_cast<int32_t>(a_zp)), LoadFirstN(d, t.b_sums + n, count)),
+      hn::Mul(hn::Set(d, static_cast<int32_t>(a_sum)), LoadFirstN(d, t.b_zero_points + n, count)));
+  return hn::Sub(sum, terms);
+}
+
+// Row pointers of `t` advanced to `row`.
+HWY_INLINE QuantizedGemmTerms TermsAtRow(QuantizedGemmTerms t, size_t row) {
+  t.a_zero_points += row;
+  t.a_sums += row;
+  if (t.a_scales != nullptr) t.a_scales += row;
+  return t;
+}
+
+// The zero-point corrected sums of MatMulInteger.
+struct ZeroPointsToS32 {
+  QuantizedGemmTerms terms;
+  size_t K;
+  int32_t* c;
+  size_t ldc;
+  size_t col_begin;
+
+  ZeroPointsToS32 AtRow(size_t row) const {
+    return {TermsAtRow(terms, row), K, c + row * ldc, ldc, col_begin};
+  }
+  HWY_INLINE void operator()(size_t r, size_t n, VI32 sum, size_t count) const {
+    StoreFirstN(SubtractZeroPoints(terms, K, r, n, sum, count), DI32(),
+                c + r * ldc + (n - col_begin), count);
+  }
+};
+
+// float(corrected sum) * (a_scale[r] * b_scale[n]) + bias[n]: ORT's Cast, Mul and Add, each
+// rounded (this file is compiled without FMA contraction).
+struct DequantizedToF32 {
+  QuantizedGemmTerms terms;
+  size_t K;
+  float* y;
+  size_t ldy;
+  size_t col_begin;
+
+  DequantizedToF32 AtRow(size_t row) const {
+    return {TermsAtRow(terms, row), K, y + row * ldy, ldy, col_begin};
+  }
+  HWY_INLINE void operator()(size_t r, size_t n, VI32 sum, size_t count) const {
+    const hn::Rebind<float, DI32> df;
+    const auto scale =
+        hn::Mul(hn::Set(df, terms.a_scales[r]), LoadFirstN(df, terms.b_scales + n, count));
+    auto v = hn::Mul(hn::ConvertTo(df, SubtractZeroPoints(terms, K, r, n, sum, count)), scale);
+    if (terms.bias != nullptr) v = hn::Add(v, LoadFirstN(df, terms.bias + n, count));
+    StoreFirstN(v, df, y + r * ldy + (n - col_begin), count);
+  }
+};
+
+// ------------------------------ Microkernel
+
+// A tile is kTileRows rows x kTileVecs vectors of int32 accumulators, all in registers.
+constexpr size_t kTileVecs = 4;
+#if HWY_TARGET <= HWY_AVX3
+constexpr size_t kTileRows = 6;  // 32 vector registers: 24 accumulators + 4 weights + 1 row
+#else
+constexpr size_t kTileRows = 2;  // 16 vector registers, and the widening path needs temporaries
+#endif
+
+// sum_k A[r][k] * B[k][n] for kRows rows and columns [col, col + cols), cols <= kTileVecs *
+// Lanes, handed to `output`. `b` points at column `col` in the k-group-0 row of its panel;
+// consecutive k groups are `group_stride` bytes apart.
+template <size_t kRows, class Output>
+HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
+                              size_t group_stride, size_t col, size_t cols, const Output& output) {
+  const DI32 d;
+  const size_t N = hn::Lanes(d);
+  VI32 sum0[kRows][kTileVecs];
+  VI32 sum1[kRows][kTileVecs];
+  HWY_UNROLL(8)
+  for (size_t r = 0; r < kRows; ++r) {
+    HWY_UNROLL(4)
+    for (size_t v = 0; v < kTileVecs; ++v) sum0[r][v] = sum1[r][v] = hn::Zero(d);
+  }
+
+  // The full k groups read A in place; a last partial group reads a zero-padded copy (the
+  // packed weights are zero past K, so the padding only needs to be readable).
+  const size_t k_full = K & ~size_t{3};
+  uint8_t tail[kRows][4] = {};
+  if (k_full != K) {
+    for (size_t r = 0; r < kRows; ++r) memcpy(tail[r], a + r * lda + k_full, K - k_full);
+  }
+  struct Segment {
+    const uint8_t* a;
+    size_t lda;
+    size_t groups;
+    const int8_t* b;
+  };
+  const Segment segments[2] = {{a, lda, k_full / 4, b},
+                               {&tail[0][0], 4, K != k_full, b + k_full / 4 * group_stride}};
+  for (const Segment& s : segments) {
+    for (size_t g = 0; g < s.groups; ++g) {
+      // kTileVecs vectors of packed weights, each used by all kRows rows.
+      const int32_t* group = reinterpret_cast<const int32_t*>(s.b + g * group_stride);
+      VI32 w[kTileVecs];
+      HWY_UNROLL(4)
+      for (size_t v = 0; v < kTileVecs; ++v) w[v] = hn::LoadU(d, group + v * N);
+      HWY_UNROLL(8)
+      for (size_t r = 0; r < kRows; ++r) {
+        uint32_t word;  // 4 activations; little-endian: byte j is column 4g + j
+        memcpy(&word, s.a + r * s.lda + 4 * g, 4);
+        const ActivationsU8x4 x = PrepareActivations(word);
+        HWY_UNROLL(4)
+        for (size_t v = 0; v < kTileVecs; ++v) DotU8S8(x, w[v], sum0[r][v], sum1[r][v]);
+      }
+    }
+  }
+
+  for (size_t r = 0; r < kRows; ++r) {
+    for (size_t v = 0; v < kTileVecs && v * N < cols; ++v) {
+      output(r, col + v * N, FinishDot(sum0[r][v], sum1[r][v]), std::min(N, cols - v * N));
+    }
+  }
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+HWY_POP_ATTRIBUTES
+#endif
+
+// Runs the last `rows` < kTileRows rows with the kernel instantiated for that count.
+template <size_t kRows, class Output>
+HWY_INLINE void MulTileTailU8S8(size_t rows, const uint8_t* a, size_t lda, size_t K,
+                                const int8_t* b, size_t group_stride, size_t col, size_t cols,
+                                const Output& output) {
+  if constexpr (kRows > 0) {
+    if (rows == kRows) return MulTileU8S8<kRows>(a, lda, K, b, group_stride, col, cols, output);
+    MulTileTailU8S8<kRows - 1>(rows, a, lda, K, b, group_stride, col, cols, output);
+  }
+}
+
+template <class Output>
+HWY_INLINE void MulPanelsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                              const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
+                              const Output& output) {
+  HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
+  (void)N;
+  const size_t tile_cols = kTileVecs * hn::Lanes(DI32());
+  const size_t group_stride = kPackedPanelCols * 4;
+  const size_t panel_bytes = (K + 3) / 4 * group_stride;
+  // Column tiles outermost: a tile's weights (at most 64 x K bytes) stay in L1/L2 while all
+  // rows of A stream past them.
+  for (size_t col = col_begin; col < col_end; col += tile_cols) {
+    const size_t cols = std::min(tile_cols, col_end - col);
+    const int8_t* b = packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
+    size_t r = 0;
+    for (; r + kTileRows <= rows; r += kTileRows) {
+      MulTileU8S8<kTileRows>(a + r * lda, lda, K, b, group_stride, col, cols, output.AtRow(r));
+    }
+    MulTileTailU8S8<kTileRows - 1>(rows - r, a + r * lda, lda, K, b, group_stride, col, cols,
+                                   output.AtRow(r));
+  }
+}
+
+// ------------------------------ Row sums
+
+HWY_INLINE void SumRowsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sums) {
+  const hn::ScalableTag<uint8_t> d8;
+  const hn::Repartition<uint64_t, decltype(d8)> d64;
+  const size_t N = hn::Lanes(d8);
+  for (size_t m = 0; m < rows; ++m) {
+    const uint8_t* row = a + m * lda;
+    auto sum = hn::Zero(d64);
+    for (size_t k = 0; k < K; k += N) {
+      sum = hn::Add(sum, hn::SumsOf8(LoadFirstN(d8, row + k, std::min(N, K - k))));
+    }
+    sums[m] = static_cast<int32_t>(hn::GetLane(hn::SumOfLanes(d64, sum)));
+  }
+}
+
+#if HWY_COMPILER_GCC_ACTUAL
+#pragma GCC pop_options
+#endif
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace qclip
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard

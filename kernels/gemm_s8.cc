@@ -1,0 +1,94 @@
+#include "kernels/gemm_s8.h"
+
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/gemm_s8.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/gemm_s8-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qclip {
+namespace HWY_NAMESPACE {
+
+void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
+                size_t N, size_t col_begin, size_t col_end, int32_t* c, size_t ldc) {
+  MulPanelsU8S8(a, lda, rows, K, packed_b, N, col_begin, col_end, SumsToS32{c, ldc, col_begin});
+}
+
+void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sums) {
+  SumRowsU8(a, lda, rows, K, sums);
+}
+
+void MatMulZeroPointsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                          const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
+                          const QuantizedGemmTerms& terms, int32_t* c, size_t ldc) {
+  MulPanelsU8S8(a, lda, rows, K, packed_b, N, col_begin, col_end,
+                ZeroPointsToS32{terms, K, c, ldc, col_begin});
+}
+
+void MatMulDequantizeU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                          const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
+                          const QuantizedGemmTerms& terms, float* y, size_t ldy) {
+  MulPanelsU8S8(a, lda, rows, K, packed_b, N, col_begin, col_end,
+                DequantizedToF32{terms, K, y, ldy, col_begin});
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace qclip
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qclip {
+
+HWY_EXPORT(MatMulU8S8);
+HWY_EXPORT(RowSumsU8);
+HWY_EXPORT(MatMulZeroPointsU8S8);
+HWY_EXPORT(MatMulDequantizeU8S8);
+
+size_t PackedWeightsS8Size(size_t K, size_t N) {
+  const size_t panels = (N + kPackedPanelCols - 1) / kPackedPanelCols;
+  return panels * ((K + 3) / 4) * kPackedPanelCols * 4;
+}
+
+void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
+                   int8_t* packed) {
+  memset(packed, 0, PackedWeightsS8Size(K, N));
+  const size_t panel_bytes = (K + 3) / 4 * kPackedPanelCols * 4;
+  for (size_t k = 0; k < K; ++k) {
+    for (size_t n = 0; n < N; ++n) {
+      const size_t panel = n / kPackedPanelCols;
+      const size_t offset = (k / 4 * kPackedPanelCols + n % kPackedPanelCols) * 4 + k % 4;
+      packed[panel * panel_bytes + offset] = b[k * k_stride + n * n_stride];
+    }
+  }
+}
+
+void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
+                size_t N, size_t col_begin, size_t col_end, int32_t* c, size_t ldc) {
+  HWY_DYNAMIC_DISPATCH(MatMulU8S8)(a, lda, rows, K, packed_b, N, col_begin, col_end, c, ldc);
+}
+
+void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sums) {
+  HWY_DYNAMIC_DISPATCH(RowSumsU8)(a, lda, rows, K, sums);
+}
+
+void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
+                size_t N, size_t col_begin, size_t col_end, const QuantizedGemmTerms& terms,
+                int32_t* c, size_t ldc) {
+  HWY_DYNAMIC_DISPATCH(MatMulZeroPointsU8S8)
+  (a, lda, rows, K, packed_b, N, col_begin, col_end, terms, c, ldc);
+}
+
+void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
+                size_t N, size_t col_begin, size_t col_end, const QuantizedGemmTerms& terms,
+                float* y, size_t ldy) {
+  HWY_DYNAMIC_DISPATCH(MatMulDequantizeU8S8)
+  (a, lda, rows, K, packed_b, N, col_begin, col_end, terms, y, ldy);
+}
+
+}  // namespace qclip
+#endif  // HWY_ONCE

@@ -1,0 +1,116 @@
+// Row-wise LayerNorm and Softmax; included per SIMD target by kernels/norm.cc and by fused
+// kernels that normalise rows they have just computed.
+
+// Per-target include guard.
+#if defined(QCLIP_KERNELS_NORM_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef QCLIP_KERNELS_NORM_INL_H_
+#undef QCLIP_KERNELS_NORM_INL_H_
+#else
+#define QCLIP_KERNELS_NORM_INL_H_
+#endif
+
+#include <stddef.h>
+
+#include <cmath>
+#include <limits>
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+#include "kernels/partial_vector-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qclip {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Normalises one row of `cols` floats; see LayerNormF32 in norm.h.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void LayerNormRow(D d, const float* x, const float* scale, const float* bias,
+                             size_t cols, float epsilon, float* out, float* mean_out,
+                             float* inv_std_dev_out) {
+  const size_t N = hn::Lanes(d);
+  const size_t full = cols - cols % N;
+  const size_t tail = cols - full;
+
+  V sum = hn::Zero(d);
+  for (size_t i = 0; i < full; i += N) sum = hn::Add(sum, hn::LoadU(d, x + i));
+  if (tail != 0) sum = hn::Add(sum, LoadFirstN(d, x + full, tail));
+  const float mean = hn::GetLane(hn::SumOfLanes(d, sum)) / static_cast<float>(cols);
+
+  // Second pass over the row (in L1) for the variance: exact where E[x^2] - mean^2 would cancel.
+  const V mean_v = hn::Set(d, mean);
+  V sum_sq = hn::Zero(d);
+  for (size_t i = 0; i < full; i += N) {
+    const V centred = hn::Sub(hn::LoadU(d, x + i), mean_v);
+    sum_sq = hn::MulAdd(centred, centred, sum_sq);
+  }
+  if (tail != 0) {
+    const V centred = hn::Sub(LoadFirstN(d, x + full, tail), mean_v);
+    const V valid = hn::IfThenElseZero(hn::FirstN(d, tail), centred);
+    sum_sq = hn::MulAdd(valid, valid, sum_sq);
+  }
+  const float variance = hn::GetLane(hn::SumOfLanes(d, sum_sq)) / static_cast<float>(cols);
+  const float inv_std_dev = 1.0f / std::sqrt(variance + epsilon);
+  if (mean_out != nullptr) *mean_out = mean;
+  if (inv_std_dev_out != nullptr) *inv_std_dev_out = inv_std_dev;
+
+  const V inv_std_dev_v = hn::Set(d, inv_std_dev);
+  auto normalize = [&](V xv, V scale_v, V bias_v) HWY_ATTR {
+    return hn::MulAdd(hn::Mul(hn::Sub(xv, mean_v), inv_std_dev_v), scale_v, bias_v);
+  };
+  for (size_t i = 0; i < full; i += N) {
+    const V bias_v = bias != nullptr ? hn::LoadU(d, bias + i) : hn::Zero(d);
+    hn::StoreU(normalize(hn::LoadU(d, x + i), hn::LoadU(d, scale + i), bias_v), d, out + i);
+  }
+  if (tail != 0) {
+    const V bias_v = bias != nullptr ? LoadFirstN(d, bias + full, tail) : hn::Zero(d);
+    const V y = normalize(LoadFirstN(d, x + full, tail), LoadFirstN(d, scale + full, tail), bias_v);
+    StoreFirstN(y, d, out + full, tail);
+  }
+}
+
+// Softmax of one row of `cols` floats; see SoftmaxF32 in norm.h.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void SoftmaxRow(D d, const float* x, size_t cols, float* out) {
+  const size_t N = hn::Lanes(d);
+  const size_t full = cols - cols % N;
+  const size_t tail = cols - full;
+  const float kNegInf = -std::numeric_limits<float>::infinity();
+
+  // Lanes past the row's end read as -inf: they change no max, and exp(-inf - max) = 0 adds
+  // nothing to the sum.
+  const V neg_inf = hn::Set(d, kNegInf);
+  const auto load_tail = [&]() HWY_ATTR {
+    return hn::IfThenElse(hn::FirstN(d, tail), LoadFirstN(d, x + full, tail), neg_inf);
+  };
+  V max = neg_inf;
+  for (size_t i = 0; i < full; i += N) max = hn::Max(max, hn::LoadU(d, x + i));
+  if (tail != 0) max = hn::Max(max, load_tail());
+  const V max_v = hn::MaxOfLanes(d, max);
+
+  V sum = hn::Zero(d);
+  for (size_t i = 0; i < full; i += N) {
+    const V e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), max_v));
+    hn::StoreU(e, d, out + i);
+    sum = hn::Add(sum, e);
+  }
+  if (tail != 0) {
+    const V e = hn::Exp(d, hn::Sub(load_tail(), max_v));
+    StoreFirstN(e, d, out + full, tail);
+    sum = hn::Add(sum, e);
+  }
+
+  const V inv_sum = hn::Div(hn::Set(d, 1.0f), hn::SumOfLanes(d, sum));
+  for (size_t i = 0; i < full; i += N)
+    hn::StoreU(hn::Mul(hn::LoadU(d, out + i), inv_sum), d, out + i);
+  if (tail != 0) {
+    StoreFirstN(hn::Mul(LoadFirstN(d, out + full, tail), inv_sum), d, out + full, tail);
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace qclip
+HWY_AFTER_NAMESPACE();
+
+#endif  // QCLIP_KERNELS_NORM_INL_H_

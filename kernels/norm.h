@@ -1,0 +1,21 @@
+// Row-wise normalisations: LayerNorm and Softmax over the last (innermost) axis of a row-major
+// [rows, cols] array. SIMD code is in norm-inl.h.
+#pragma once
+
+#include <cstddef>
+
+namespace qclip {
+
+// For each row x of `cols` floats (ONNX LayerNormalization-17 with stash_type float32, torch
+// LayerNorm): mean = sum(x) / cols, var = sum((x - mean)^2) / cols (two passes, biased),
+// out = (x - mean) * inv_std_dev * scale + bias with inv_std_dev = 1 / sqrt(var + epsilon).
+// `scale` and `bias` have `cols` entries; `bias`, `mean` and `inv_std_dev` (one float per row,
+// ONNX's optional outputs) may be null. `out` may equal `x`.
+void LayerNormF32(const float* x, const float* scale, const float* bias, size_t rows, size_t cols,
+                  float epsilon, float* out, float* mean, float* inv_std_dev);
+
+// For each row: out = exp(x - max(x)) / sum(exp(x - max(x))) (ONNX Softmax-13). `out` may equal
+// `x`.
+void SoftmaxF32(const float* x, size_t rows, size_t cols, float* out);
+
+}  // namespace qclip

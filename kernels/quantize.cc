@@ -1,0 +1,68 @@
+#include "kernels/quantize.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/quantize.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/quantize-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace qclip {
+namespace HWY_NAMESPACE {
+
+void MinMaxF32(const float* x, size_t n, float* min, float* max) {
+  MinMaxRow(hn::ScalableTag<float>(), x, n, min, max);
+}
+
+void QuantizeU8(const float* x, size_t n, float scale, int32_t zero_point, uint8_t* q) {
+  QuantizeRow(x, n, scale, zero_point, q);
+}
+
+void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_t* q) {
+  QuantizeRow(x, n, scale, zero_point, q);
+}
+
+void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols, uint8_t* q,
+                           size_t ldq, QuantParams* params) {
+  const hn::ScalableTag<float> df;
+  for (size_t r = 0; r < rows; ++r) {
+    float min = 0.0f, max = 0.0f;
+    if (cols != 0) MinMaxRow(df, x + r * ldx, cols, &min, &max);
+    params[r] = DynamicQuantParamsU8(min, max);
+    QuantizeRow(x + r * ldx, cols, params[r].scale, params[r].zero_point, q + r * ldq);
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace qclip
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace qclip {
+
+HWY_EXPORT(MinMaxF32);
+HWY_EXPORT(QuantizeU8);
+HWY_EXPORT(QuantizeS8);
+HWY_EXPORT(DynamicQuantizeRowsU8);
+
+void MinMaxF32(const float* x, size_t n, float* min, float* max) {
+  HWY_DYNAMIC_DISPATCH(MinMaxF32)(x, n, min, max);
+}
+
+void QuantizeU8(const float* x, size_t n, float scale, int32_t zero_point, uint8_t* q) {
+  HWY_DYNAMIC_DISPATCH(QuantizeU8)(x, n, scale, zero_point, q);
+}
+
+void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_t* q) {
+  HWY_DYNAMIC_DISPATCH(QuantizeS8)(x, n, scale, zero_point, q);
+}
+
+void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols, uint8_t* q,
+                           size_t ldq, QuantParams* params) {
+  HWY_DYNAMIC_DISPATCH(DynamicQuantizeRowsU8)(x, ldx, rows, cols, q, ldq, params);
+}
+
+}  // namespace qclip
+#endif  // HWY_ONCE

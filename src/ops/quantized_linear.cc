@@ -1,0 +1,256 @@
+// The int8 matrix product behind the quantized ops, and the fused qclip.QuantizedLinear.
+#include "ops/quantized_linear.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/gemm_s8.h"
+#include "ops/op.h"
+#include "ops/op_util.h"
+#include "util/thread_pool.h"
+
+namespace qclip {
+namespace {
+
+// Rows per GEMM task: a multiple of every target's tile height (6 with AVX-512, else 2 or 1).
+// A task is kRowBlock rows x one panel of kPackedPanelCols columns.
+constexpr size_t kRowBlock = 96;
+
+size_t CeilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Calls fn(row_begin, rows, col_begin, col_end) for every tile of a [rows, N] output, spread
+// over the pool. Tasks run panel by panel so that consecutive ones reuse the panel's weights.
+template <typename Fn>
+void ForEachTile(size_t rows, size_t N, ThreadPool& pool, const Fn& fn) {
+  const size_t row_blocks = CeilDiv(rows, kRowBlock);
+  const size_t panels = CeilDiv(N, kPackedPanelCols);
+  pool.ParallelFor(static_cast<int64_t>(row_blocks * panels), [&](int64_t task, int) {
+    const size_t row_begin = static_cast<size_t>(task) % row_blocks * kRowBlock;
+    const size_t col_begin = static_cast<size_t>(task) / row_blocks * kPackedPanelCols;
+    fn(row_begin, std::min(kRowBlock, rows - row_begin), col_begin,
+       std::min(col_begin + kPackedPanelCols, N));
+  });
+}
+
+// sum_k a[m][k] per row, needed when some weight zero point is not 0.
+std::vector<int32_t> ActivationRowSums(const QuantizedActivations& a, const QuantizedWeights& w,
+                                       ThreadPool& pool) {
+  std::vector<int32_t> sums(a.rows, 0);
+  const bool needed =
+      std::any_of(w.zero_points.begin(), w.zero_points.end(), [](int32_t zp) { return zp != 0; });
+  if (!needed) return sums;
+  const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(w.K, 1));
+  ParallelChunks(pool, static_cast<int64_t>(a.rows), rows_per_task,
+                 [&](int64_t begin, int64_t end) {
+                   RowSumsU8(a.data + begin * a.lda, a.lda, static_cast<size_t>(end - begin), w.K,
+                             sums.data() + begin);
+                 });
+  return sums;
+}
+
+// The kernel's zero-point and scale terms for rows [r, ...) of `a`.
+QuantizedGemmTerms GemmTerms(const QuantizedActivations& a, const std::vector<int32_t>& a_sums,
+                             const QuantizedWeights& w, size_t r) {
+  QuantizedGemmTerms t;
+  t.a_zero_points = a.zero_points + r;
+  t.a_sums = a_sums.data() + r;
+  t.b_zero_points = w.zero_points.data();
+  t.b_sums = w.column_sums.data();
+  return t;
+}
+
+}  // namespace
+
+std::vector<int32_t> ReadZeroPoints(const Tensor* zero_point, size_t n, const char* what) {
+  std::vector<int32_t> values(n, 0);
+  if (zero_point == nullptr) return values;
+  RequireDType(*zero_point, {DType::kInt8, DType::kUInt8}, what);
+  const size_t size = static_cast<size_t>(zero_point->size());
+  if (size != 1 && size != n) {
+    throw Error(std::string(what) + " has shape " + ShapeToString(zero_point->shape()) +
+                ", expected a scalar or " + std::to_string(n) + " values");
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const size_t j = size == 1 ? 0 : i;
+    values[i] = zero_point->dtype() == DType::kInt8 ? zero_point->data<int8_t>()[j]
+                                                    : zero_point->data<uint8_t>()[j];
+  }
+  return values;
+}
+
+QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K, size_t N,
+                                        size_t k_stride, size_t n_stride,
+                                        const std::vector<int32_t>& zero_points) {
+  QuantizedWeights w;
+  w.K = K;
+  w.N = N;
+  // A dense int8 copy, uint8 shifted by -128 (flipping the top bit).
+  const bool is_unsigned = dtype == DType::kUInt8;
+  std::vector<int8_t> b(K * N);
+  for (size_t k = 0; k < K; ++k) {
+    for (size_t n = 0; n < N; ++n) {
+      const size_t i = k * k_stride + n * n_stride;
+      b[k * N + n] = is_unsigned ? static_cast<int8_t>(static_cast<const uint8_t*>(data)[i] ^ 0x80)
+                                 : static_cast<const int8_t*>(data)[i];
+    }
+  }
+  w.packed = Tensor(DType::kInt8, {static_cast<int64_t>(PackedWeightsS8Size(K, N))});
+  PackWeightsS8(b.data(), K, N, N, 1, w.packed.data<int8_t>());
+  w.zero_points.resize(N);
+  w.column_sums.assign(N, 0);
+  for (size_t n = 0; n < N; ++n) {
+    w.zero_points[n] = zero_points[n] - (is_unsigned ? 128 : 0);
+    for (size_t k = 0; k < K; ++k) w.column_sums[n] += b[k * N + n];
+  }
+  return w;
+}
+
+void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool,
+                     int32_t* y, size_t ldy) {
+  const std::vector<int32_t> a_sums = ActivationRowSums(a, w, pool);
+  ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
+    MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end,
+               GemmTerms(a, a_sums, w, r), y + r * ldy + c, ldy);
+  });
+}
+
+void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
+                     const float* a_scales, const float* b_scales, const float* bias,
+                     ThreadPool& pool, float* y, size_t ldy) {
+  const std::vector<int32_t> a_sums = ActivationRowSums(a, w, pool);
+  ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
+    QuantizedGemmTerms t = GemmTerms(a, a_sums, w, r);
+    t.a_scales = a_scales + r;
+    t.b_scales = b_scales;
+    t.bias = bias;
+    MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end, t,
+               y + r * ldy + c, ldy);
+  });
+}
+
+QuantParams DynamicQuantize(const float* x, size_t n, ThreadPool& pool, uint8_t* q) {
+  const int64_t chunks = static_cast<int64_t>(CeilDiv(n, kParallelChunk));
+  std::vector<float> mins(static_cast<size_t>(chunks)), maxs(static_cast<size_t>(chunks));
+  ParallelChunks(pool, static_cast<int64_t>(n), kParallelChunk, [&](int64_t begin, int64_t end) {
+    const size_t chunk = static_cast<size_t>(begin / kParallelChunk);
+    MinMaxF32(x + begin, static_cast<size_t>(end - begin), &mins[chunk], &maxs[chunk]);
+  });
+  // An empty x gives ORT's result for no data: the range [0, 0].
+  const float min = chunks == 0 ? 0.0f : *std::min_element(mins.begin(), mins.end());
+  const float max = chunks == 0 ? 0.0f : *std::max_element(maxs.begin(), maxs.end());
+  const QuantParams params = DynamicQuantParamsU8(min, max);
+  ParallelChunks(pool, static_cast<int64_t>(n), kParallelChunk, [&](int64_t begin, int64_t end) {
+    QuantizeU8(x + begin, static_cast<size_t>(end - begin), params.scale, params.zero_point,
+               q + begin);
+  });
+  return params;
+}
+
+namespace {
+
+// True when node input i is given (it may still be a runtime value).
+bool HasInput(const KernelInit& init, size_t i) {
+  return i < init.node.inputs.size() && init.node.inputs[i] >= 0;
+}
+
+class QuantizedLinearKernel final : public OpKernel {
+ public:
+  explicit QuantizedLinearKernel(const KernelInit& init) {
+    const std::vector<const Tensor*>& c = init.constants;
+    if (c.size() < 3 || c.size() > 5)
+      throw Error("expected 3..5 inputs, got " + std::to_string(c.size()));
+    for (size_t i = 1; i < c.size(); ++i) {
+      if (HasInput(init, i) && c[i] == nullptr) {
+        throw Error("input " + std::to_string(i) +
+                    " (weights, scale, zero point or bias) must be "
+                    "constant at load");
+      }
+    }
+    if (c[1] == nullptr || c[2] == nullptr) throw Error("W and w_scale are required");
+    const Tensor& w = *c[1];
+    RequireDType(w, {DType::kInt8, DType::kUInt8}, "W");
+    if (w.rank() != 2) throw Error("W must be 2-D, got " + ShapeToString(w.shape()));
+    const size_t K = static_cast<size_t>(w.dim(0)), N = static_cast<size_t>(w.dim(1));
+    const Tensor* zero_point = c.size() > 3 ? c[3] : nullptr;
+    if (zero_point != nullptr && zero_point->dtype() != w.dtype()) {
+      throw Error("w_zero_point must have W's dtype");
+    }
+    weights_ = QuantizedWeights::Pack(w.dtype(), w.raw(), K, N, N, 1,
+                                      ReadZeroPoints(zero_point, N, "w_zero_point"));
+    scales_ = ReadPerColumn(*c[2], N, "w_scale");
+    if (c.size() > 4 && c[4] != nullptr) bias_ = ReadPerColumn(*c[4], N, "bias");
+  }
+
+  void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
+    RequireInputs(in, 3, 5);
+    RequireDType(*in[0], {DType::kFloat32}, "X");
+    const Shape& x = in[0]->shape();
+    if (x.empty() || static_cast<size_t>(x.back()) != weights_.K) {
+      throw Error("X has shape " + ShapeToString(x) + ", expected [..., " +
+                  std::to_string(weights_.K) + "]");
+    }
+    Shape y = x;
+    y.back() = static_cast<int64_t>(weights_.N);
+    (*out)[0] = Tensor::Meta(DType::kFloat32, y);
+  }
+
+  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+           RunContext& ctx) const override {
+    const Tensor& x = *in[0];
+    const size_t K = weights_.K;
+    size_t rows = 1;
+    for (int d = 0; d + 1 < x.rank(); ++d) rows *= static_cast<size_t>(x.dim(d));
+    std::vector<uint8_t> x_q(rows * K);
+    std::vector<int32_t> zero_points(rows);
+    std::vector<float> scales(rows);
+    if (ctx.exact) {
+      // Per tensor, bit for bit what ORT's DynamicQuantizeLinear feeds MatMulInteger.
+      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K, *ctx.pool, x_q.data());
+      std::fill(zero_points.begin(), zero_points.end(), p.zero_point);
+      std::fill(scales.begin(), scales.end(), p.scale);
+    } else {
+      // Per row: each token's range, so one outlier token does not coarsen the others.
+      std::vector<QuantParams> params(rows);
+      const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
+      ParallelChunks(
+          *ctx.pool, static_cast<int64_t>(rows), rows_per_task, [&](int64_t begin, int64_t end) {
+            DynamicQuantizeRowsU8(x.data<float>() + begin * K, K, static_cast<size_t>(end - begin),
+                                  K, x_q.data() + begin * K, K, params.data() + begin);
+          });
+      for (size_t r = 0; r < rows; ++r) {
+        zero_points[r] = params[r].zero_point;
+        scales[r] = params[r].scale;
+      }
+    }
+    const QuantizedActivations a{x_q.data(), rows, K, zero_points.data()};
+    MatMulQuantized(a, weights_, scales.data(), scales_.data(),
+                    bias_.empty() ? nullptr : bias_.data(), *ctx.pool, out[0]->data<float>(),
+                    weights_.N);
+  }
+
+ private:
+  // A float32 constant that is a scalar (broadcast to n) or has n values.
+  static std::vector<float> ReadPerColumn(const Tensor& t, size_t n, const char* what) {
+    RequireDType(t, {DType::kFloat32}, what);
+    const size_t size = static_cast<size_t>(t.size());
+    if (size != 1 && size != n) {
+      throw Error(std::string(what) + " has shape " + ShapeToString(t.shape()) +
+                  ", expected a scalar or " + std::to_string(n) + " values");
+    }
+    std::vector<float> values(n);
+    for (size_t i = 0; i < n; ++i) values[i] = t.data<float>()[size == 1 ? 0 : i];
+    return values;
+  }
+
+  QuantizedWeights weights_;
+  std::vector<float> scales_;  // [N]
+  std::vector<float> bias_;    // [N] or empty
+};
+
+}  // namespace
+
+void RegisterQuantizedLinear(OpRegistry& r) {
+  r.Add({"qclip", "QuantizedLinear", 1, &MakeKernel<QuantizedLinearKernel>});
+}
+
+}  // namespace qclip

@@ -1,0 +1,198 @@
+#include "kernels/gemm_f32.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+
+namespace qclip {
+namespace {
+
+// A matrix with a row stride, stored with `offset` floats in front so it starts misaligned.
+struct Matrix {
+  Matrix(int64_t rows, int64_t cols, int64_t ld, size_t offset, uint32_t seed)
+      : rows(rows), cols(cols), ld(ld), storage(offset + rows * ld + 1), offset(offset) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1, 1);
+    for (float& x : storage) x = dist(rng);
+  }
+  float* data() { return storage.data() + offset; }
+  const float* data() const { return storage.data() + offset; }
+  float at(int64_t r, int64_t c) const { return storage[offset + r * ld + c]; }
+  int64_t rows, cols, ld;
+  std::vector<float> storage;
+  size_t offset;
+};
+
+double ActivationReference(UnaryOp op, double x) {
+  switch (op) {
+    case UnaryOp::kIdentity:
+      return x;
+    case UnaryOp::kRelu:
+      return x < 0 ? 0 : x;
+    case UnaryOp::kGeluErf:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    default:
+      ADD_FAILURE() << "no reference for op " << static_cast<int>(op);
+      return 0;
+  }
+}
+
+// Double-precision reference for C = act(A · B + bias + R); returns the expected C and, per
+// element, a bound on float rounding: sum of |a||b| times a few ulps. `addend` is R or null.
+void ReferenceGemm(const Matrix& a, const GemmBView& b, const Matrix* addend,
+                   const GemmEpilogue& ep, std::vector<double>* expected,
+                   std::vector<double>* bound) {
+  expected->assign(a.rows * b.n, 0);
+  bound->assign(a.rows * b.n, 0);
+  for (int64_t i = 0; i < a.rows; ++i) {
+    for (int64_t j = 0; j < b.n; ++j) {
+      double sum = ep.bias != nullptr ? ep.bias[j] : 0.0;
+      double magnitude = std::fabs(sum);
+      if (addend != nullptr) {
+        sum += addend->at(i, j);
+        magnitude += std::fabs(addend->at(i, j));
+      }
+      for (int64_t k = 0; k < b.k; ++k) {
+        const float bkj = b.transposed ? b.data[j * b.ld + k] : b.data[k * b.ld + j];
+        sum += static_cast<double>(a.at(i, k)) * bkj * b.scale;
+        magnitude += std::fabs(a.at(i, k) * bkj * b.scale);
+      }
+      (*expected)[i * b.n + j] = ActivationReference(ep.activation, sum);
+      (*bound)[i * b.n + j] = 1e-6 * (magnitude + 1) + 1e-6 * std::fabs((*expected)[i * b.n + j]);
+    }
+  }
+}
+
+void ExpectMatches(const Matrix& c, const std::vector<double>& expected,
+                   const std::vector<double>& bound, const char* what) {
+  for (int64_t i = 0; i < c.rows; ++i) {
+    for (int64_t j = 0; j < c.cols; ++j) {
+      ASSERT_NEAR(c.at(i, j), expected[i * c.cols + j], bound[i * c.cols + j])
+          << what << " at (" << i << ", " << j << ") of " << c.rows << "x" << c.cols;
+    }
+  }
+}
+
+class GemmF32Test : public hwy::TestWithParamTarget {};
+HWY_TARGET_INSTANTIATE_TEST_SUITE_P(GemmF32Test);
+
+enum class Addend { kNone, kSeparate, kC };  // no R, R in its own matrix, R = C (C +=)
+
+// Runs packed and unpacked GEMM for one shape and checks both against the reference; the two
+// paths sum in the same order, so they must agree bit for bit.
+void CheckShape(int64_t m, int64_t n, int64_t k, bool transposed, bool with_bias, Addend addend,
+                UnaryOp activation, uint32_t seed) {
+  const Matrix a(m, k, k + 3, 1, seed);
+  const Matrix b = transposed ? Matrix(n, k, k + 1, 2, seed + 1) : Matrix(k, n, n + 1, 2, seed + 1);
+  const Matrix c_init(m, n, n + 2, 3, seed + 2);
+  const Matrix bias(1, n, n, 1, seed + 3), separate(m, n, n + 5, 2, seed + 4);
+  const GemmBView view{b.data(), b.ld, k, n, transposed};
+  const Matrix* r = addend == Addend::kC          ? &c_init
+                    : addend == Addend::kSeparate ? &separate
+                                                  : nullptr;
+
+  std::vector<double> expected, bound;
+  GemmEpilogue ep;
+  ep.bias = with_bias ? bias.data() : nullptr;
+  ep.activation = activation;
+  ReferenceGemm(a, view, r, ep, &expected, &bound);
+
+  Matrix c_packed = c_init, c_view = c_init;
+  auto run = [&](Matrix& c, const auto& b_operand) {
+    ep.addend = addend == Addend::kC ? c.data() : r != nullptr ? r->data() : nullptr;
+    ep.ld_addend = r != nullptr ? r->ld : 0;
+    GemmF32(a.data(), a.ld, b_operand, c.data(), c.ld, m, ep);
+  };
+  run(c_packed, PackedGemmB(view));
+  run(c_view, view);
+  ExpectMatches(c_packed, expected, bound, "packed");
+  ExpectMatches(c_view, expected, bound, "view");
+  ASSERT_EQ(c_packed.storage, c_view.storage) << "packed and view differ (or padding written)";
+  // Everything outside C[0:m, 0:n] (row padding, guard elements) is as it was.
+  for (size_t i = 0; i < c_init.storage.size(); ++i) {
+    const int64_t pos = static_cast<int64_t>(i) - static_cast<int64_t>(c_init.offset);
+    const bool inside = pos >= 0 && pos / c_init.ld < m && pos % c_init.ld < n;
+    if (!inside) {
+      ASSERT_EQ(c_packed.storage[i], c_init.storage[i]) << "wrote outside C at " << i;
+    }
+  }
+}
+
+TEST_P(GemmF32Test, AwkwardShapes) {
+  const int64_t sizes[] = {0, 1, 2, 3, 5, 6, 7, 13, 16, 17};
+  uint32_t seed = 1;
+  for (int64_t m : sizes) {
+    for (int64_t n : {0, 1, 2, 7, 8, 15, 16, 17, 33, 65}) {
+      for (int64_t k : {0, 1, 2, 9, 16, 31}) {
+        for (bool transposed : {false, true}) {
+          CheckShape(m, n, k, transposed, false, Addend::kNone, UnaryOp::kIdentity, seed++);
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+TEST_P(GemmF32Test, ManyTilesAndDeepK) {
+  // Several row and column tiles, partial last tiles, and k spanning three depth blocks.
+  CheckShape(197, 300, 1100, false, false, Addend::kNone, UnaryOp::kIdentity, 100);
+  CheckShape(101, 257, 513, true, false, Addend::kNone, UnaryOp::kIdentity, 101);
+}
+
+TEST_P(GemmF32Test, Epilogues) {
+  for (const UnaryOp act : {UnaryOp::kIdentity, UnaryOp::kRelu, UnaryOp::kGeluErf}) {
+    for (const bool with_bias : {false, true}) {
+      for (const Addend addend : {Addend::kNone, Addend::kSeparate, Addend::kC}) {
+        // Two k blocks (bias and R are added once), then k = 0: C = act(bias + R).
+        CheckShape(13, 70, 600, false, with_bias, addend, act, 200);
+        CheckShape(7, 5, 0, true, with_bias, addend, act, 201);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST_P(GemmF32Test, TilesInAnyOrderGiveTheSameBits) {
+  const int64_t m = 200, n = 530, k = 70;
+  const Matrix a(m, k, k, 0, 1), b(k, n, n, 0, 2);
+  const GemmBView view{b.data(), n, k, n, false};
+  const PackedGemmB packed(view);
+  Matrix c_all(m, n, n, 0, 3), c_reverse(m, n, n, 0, 3);
+  GemmF32(a.data(), k, packed, c_all.data(), n, m);
+  const int64_t tiles = GemmTileCount(m, n);
+  EXPECT_EQ(tiles, 3 * 3);
+  for (int64_t t = tiles - 1; t >= 0; --t) {
+    GemmF32Tile(a.data(), k, packed, c_reverse.data(), n, m, {}, t);
+  }
+  EXPECT_EQ(c_all.storage, c_reverse.storage);
+}
+
+TEST_P(GemmF32Test, ScaleOfB) {
+  const int64_t m = 5, n = 19, k = 23;
+  const Matrix a(m, k, k, 0, 1), b(k, n, n, 0, 2);
+  const GemmBView view{b.data(), n, k, n, false};
+  GemmBView scaled_view = view;
+  scaled_view.scale = 0.25f;
+  Matrix c(m, n, n, 0, 3), c_packed(m, n, n, 0, 3), c_view(m, n, n, 0, 3);
+  GemmF32(a.data(), k, PackedGemmB(view), c.data(), n, m);
+  GemmF32(a.data(), k, PackedGemmB(scaled_view), c_packed.data(), n, m);
+  GemmF32(a.data(), k, scaled_view, c_view.data(), n, m);
+  for (size_t i = 0; i < c.storage.size() - 1; ++i) {
+    EXPECT_EQ(c_packed.storage[i], 0.25f * c.storage[i]);  // a power of two: exact
+    EXPECT_EQ(c_view.storage[i], 0.25f * c.storage[i]);
+  }
+}
+
+TEST(GemmF32, TileCount) {
+  EXPECT_EQ(GemmTileCount(0, 10), 0);
+  EXPECT_EQ(GemmTileCount(10, 0), 0);
+  EXPECT_EQ(GemmTileCount(1, 1), 1);
+  EXPECT_EQ(GemmTileCount(kGemmTileRows + 1, kGemmTileCols), 2);
+  EXPECT_EQ(GemmTileCount(197, 3072), 3 * 12);
+}
+
+}  // namespace
+}  // namespace qclip

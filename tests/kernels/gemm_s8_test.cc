@@ -1,0 +1,267 @@
+#include "kernels/gemm_s8.h"
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "hwy/aligned_allocator.h"
+#include "hwy/tests/hwy_gtest.h"
+
+namespace qclip {
+namespace {
+
+// A [rows, K] u8 matrix with row stride lda, stored at an odd byte offset so that no row is
+// aligned.
+struct MatrixU8 {
+  size_t rows, K, lda;
+  std::vector<uint8_t> storage;
+  uint8_t* data() { return storage.data() + 1; }
+  uint8_t& at(size_t m, size_t k) { return data()[m * lda + k]; }
+};
+
+MatrixU8 RandomActivations(size_t rows, size_t K, std::mt19937& rng, int max = 255) {
+  MatrixU8 a{rows, K, K + 3, {}};
+  a.storage.assign(1 + rows * a.lda, 0xAB);  // padding bytes are never read into results
+  std::uniform_int_distribution<int> dist(0, max);
+  for (size_t m = 0; m < rows; ++m) {
+    for (size_t k = 0; k < K; ++k) a.at(m, k) = static_cast<uint8_t>(dist(rng));
+  }
+  return a;
+}
+
+std::vector<int8_t> RandomWeights(size_t K, size_t N, std::mt19937& rng) {
+  std::vector<int8_t> b(K * N);
+  std::uniform_int_distribution<int> dist(-128, 127);
+  for (int8_t& v : b) v = static_cast<int8_t>(dist(rng));
+  return b;
+}
+
+hwy::AlignedFreeUniquePtr<int8_t[]> Pack(const int8_t* b, size_t K, size_t N, size_t k_stride,
+                                         size_t n_stride) {
+  auto packed = hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N) + 1);
+  PackWeightsS8(b, K, N, k_stride, n_stride, packed.get());
+  return packed;
+}
+
+// Reference: c[m][n] = sum_k a[m][k] * b[k][n] (b row-major [K, N]).
+std::vector<int32_t> ReferenceMatMul(MatrixU8& a, const std::vector<int8_t>& b, size_t N) {
+  std::vector<int32_t> c(a.rows * N, 0);
+  for (size_t m = 0; m < a.rows; ++m) {
+    for (size_t n = 0; n < N; ++n) {
+      int32_t sum = 0;
+      for (size_t k = 0; k < a.K; ++k) sum += int32_t{a.at(m, k)} * b[k * N + n];
+      c[m * N + n] = sum;
+    }
+  }
+  return c;
+}
+
+// Runs MatMulU8S8 over columns [col_begin, col_end) into a strided, misaligned output whose
+// other elements must stay untouched, and compares with the reference.
+void CheckMatMul(MatrixU8& a, const std::vector<int8_t>& b, size_t N, size_t col_begin,
+                 size_t col_end) {
+  const size_t K = a.K;
+  const auto packed = Pack(b.data(), K, N, N, 1);
+  const std::vector<int32_t> expected = ReferenceMatMul(a, b, N);
+  const size_t ldc = N + 5;
+  constexpr int32_t kUntouched = 0x5A5A5A5A;
+  std::vector<int32_t> c(1 + a.rows * ldc, kUntouched);
+  MatMulU8S8(a.data(), a.lda, a.rows, K, packed.get(), N, col_begin, col_end, c.data() + 1, ldc);
+  for (size_t m = 0; m < a.rows; ++m) {
+    for (size_t j = 0; j < ldc; ++j) {
+      const int32_t actual = c[1 + m * ldc + j];
+      const size_t n = col_begin + j;
+      if (n < col_end) {
+        ASSERT_EQ(actual, expected[m * N + n])
+            << "M=" << a.rows << " K=" << K << " N=" << N << " m=" << m << " n=" << n;
+      } else {
+        ASSERT_EQ(actual, kUntouched) << "wrote outside the tile at m=" << m << " j=" << j;
+      }
+    }
+  }
+}
+
+class GemmS8Test : public hwy::TestWithParamTarget {};
+HWY_TARGET_INSTANTIATE_TEST_SUITE_P(GemmS8Test);
+
+TEST_P(GemmS8Test, MatchesReferenceOnAwkwardShapes) {
+  std::mt19937 rng(1234);
+  for (size_t M : {0, 1, 2, 3, 6, 7, 17}) {
+    for (size_t K : {0, 1, 2, 3, 4, 5, 17, 63, 64, 65, 197}) {
+      for (size_t N : {1, 2, 3, 17, 63, 64, 65, 197}) {
+        MatrixU8 a = RandomActivations(M, K, rng);
+        CheckMatMul(a, RandomWeights(K, N, rng), N, 0, N);
+      }
+    }
+  }
+}
+
+TEST_P(GemmS8Test, LargerTile) {
+  std::mt19937 rng(99);
+  MatrixU8 a = RandomActivations(64, 197, rng);
+  CheckMatMul(a, RandomWeights(197, 197, rng), 197, 0, 197);
+}
+
+TEST_P(GemmS8Test, ColumnRanges) {
+  std::mt19937 rng(7);
+  MatrixU8 a = RandomActivations(13, 70, rng);
+  const std::vector<int8_t> b = RandomWeights(70, 197, rng);
+  CheckMatMul(a, b, 197, 64, 128);
+  CheckMatMul(a, b, 197, 64, 100);
+  CheckMatMul(a, b, 197, 192, 197);
+  CheckMatMul(a, b, 197, 0, 1);
+}
+
+// The largest products (255 * -128) everywhere: the widening path must not saturate as
+// VPMADDUBSW would, and sums reach -6.4M.
+TEST_P(GemmS8Test, ExtremeValues) {
+  for (const auto& [a_value, b_value] : {std::pair<int, int>{255, -128}, {255, 127}, {0, -128}}) {
+    for (size_t K : {4, 197, 768}) {
+      std::mt19937 rng(1);
+      MatrixU8 a = RandomActivations(7, K, rng);
+      for (size_t m = 0; m < a.rows; ++m) {
+        for (size_t k = 0; k < K; ++k) a.at(m, k) = static_cast<uint8_t>(a_value);
+      }
+      std::vector<int8_t> b(K * 65, static_cast<int8_t>(b_value));
+      b[3] = 127;  // one different weight in column 3
+      CheckMatMul(a, b, 65, 0, 65);
+    }
+  }
+}
+
+// Packing is plain C++ (once per model load), not per target.
+TEST(GemmS8PackTest, PacksTransposedWeights) {
+  std::mt19937 rng(5);
+  const size_t K = 37, N = 70;
+  const std::vector<int8_t> b = RandomWeights(K, N, rng);
+  std::vector<int8_t> b_t(N * K);
+  for (size_t k = 0; k < K; ++k) {
+    for (size_t n = 0; n < N; ++n) b_t[n * K + k] = b[k * N + n];
+  }
+  const size_t size = PackedWeightsS8Size(K, N);
+  ASSERT_EQ(size, 2 * 10 * 64 * 4u);
+  const auto packed = Pack(b.data(), K, N, N, 1);
+  const auto packed_t = Pack(b_t.data(), K, N, 1, K);
+  EXPECT_EQ(0, memcmp(packed.get(), packed_t.get(), size));
+}
+
+TEST_P(GemmS8Test, RowSums) {
+  std::mt19937 rng(3);
+  for (size_t K = 0; K <= 4 * 64 + 1; ++K) {
+    MatrixU8 a = RandomActivations(3, K, rng);
+    std::vector<int32_t> sums(3);
+    RowSumsU8(a.data(), a.lda, a.rows, K, sums.data());
+    for (size_t m = 0; m < a.rows; ++m) {
+      int32_t expected = 0;
+      for (size_t k = 0; k < K; ++k) expected += a.at(m, k);
+      ASSERT_EQ(sums[m], expected) << "K=" << K;
+    }
+  }
+}
+
+// Random zero points and scales for the epilogue tests, and the scalar reference of what the
+// epilogues compute from the raw sums.
+struct Terms {
+  std::vector<int32_t> a_zp, a_sums, b_zp, b_sums;
+  std::vector<float> a_scales, b_scales, bias;
+
+  Terms(MatrixU8& a, const std::vector<int8_t>& b, size_t N, std::mt19937& rng) {
+    std::uniform_int_distribution<int32_t> a_zero(0, 255), b_zero(-128, 127);
+    std::uniform_real_distribution<float> scale(1e-4f, 1e-2f);
+    for (size_t m = 0; m < a.rows; ++m) {
+      a_zp.push_back(a_zero(rng));
+      a_scales.push_back(scale(rng));
+      int32_t sum = 0;
+      for (size_t k = 0; k < a.K; ++k) sum += a.at(m, k);
+      a_sums.push_back(sum);
+    }
+    for (size_t n = 0; n < N; ++n) {
+      b_zp.push_back(b_zero(rng));
+      b_scales.push_back(scale(rng));
+      bias.push_back(scale(rng) * 100.0f - 0.5f);
+      int32_t sum = 0;
+      for (size_t k = 0; k < a.K; ++k) sum += b[k * N + n];
+      b_sums.push_back(sum);
+    }
+  }
+
+  QuantizedGemmTerms Get(bool with_bias) const {
+    return {a_zp.data(),
+            a_sums.data(),
+            a_scales.data(),
+            b_zp.data(),
+            b_sums.data(),
+            b_scales.data(),
+            with_bias ? bias.data() : nullptr};
+  }
+
+  // sum_k (a - a_zp)(b - b_zp) from the raw sum, in int64.
+  int32_t Corrected(int32_t raw, size_t m, size_t n, size_t K) const {
+    const int64_t terms = int64_t{a_zp[m]} * b_sums[n] + int64_t{b_zp[n]} * a_sums[m] -
+                          static_cast<int64_t>(K) * a_zp[m] * b_zp[n];
+    return static_cast<int32_t>(raw - terms);
+  }
+  // ORT: Cast(int32 -> float), Mul by the product of the two scales, then Add.
+  float Dequantized(int32_t raw, size_t m, size_t n, size_t K, bool with_bias) const {
+    const float scale = a_scales[m] * b_scales[n];
+    const float v = static_cast<float>(Corrected(raw, m, n, K)) * scale;
+    return with_bias ? v + bias[n] : v;
+  }
+};
+
+TEST_P(GemmS8Test, ZeroPointEpilogue) {
+  std::mt19937 rng(11);
+  for (size_t M : {1, 7}) {
+    for (size_t K : {0, 3, 65, 197}) {
+      for (size_t N : {1, 17, 64, 130}) {
+        MatrixU8 a = RandomActivations(M, K, rng);
+        const std::vector<int8_t> b = RandomWeights(K, N, rng);
+        const Terms terms(a, b, N, rng);
+        const auto packed = Pack(b.data(), K, N, N, 1);
+        const std::vector<int32_t> raw = ReferenceMatMul(a, b, N);
+        const size_t col_begin = N > 64 ? 64 : 0, ldc = N + 3;
+        std::vector<int32_t> c(1 + M * ldc, 0x5A5A5A5A);
+        MatMulU8S8(a.data(), a.lda, M, K, packed.get(), N, col_begin, N, terms.Get(false),
+                   c.data() + 1, ldc);
+        for (size_t m = 0; m < M; ++m) {
+          for (size_t j = 0; j < ldc; ++j) {
+            const size_t n = col_begin + j;
+            const int32_t expected = n < N ? terms.Corrected(raw[m * N + n], m, n, K) : 0x5A5A5A5A;
+            ASSERT_EQ(c[1 + m * ldc + j], expected) << "M=" << M << " K=" << K << " N=" << N;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Bit-exact against the scalar Cast -> Mul -> Add, with sums beyond 2^24 (which round).
+TEST_P(GemmS8Test, DequantizeEpilogue) {
+  std::mt19937 rng(13);
+  for (size_t K : {5, 197, 2000}) {
+    for (size_t N : {3, 64, 100}) {
+      for (bool with_bias : {false, true}) {
+        const size_t M = 7;
+        MatrixU8 a = RandomActivations(M, K, rng);
+        const std::vector<int8_t> b = RandomWeights(K, N, rng);
+        const Terms terms(a, b, N, rng);
+        const auto packed = Pack(b.data(), K, N, N, 1);
+        const std::vector<int32_t> raw = ReferenceMatMul(a, b, N);
+        const size_t ldy = N + 1;
+        std::vector<float> y(1 + M * ldy, 7.0f);
+        MatMulU8S8(a.data(), a.lda, M, K, packed.get(), N, 0, N, terms.Get(with_bias), y.data() + 1,
+                   ldy);
+        for (size_t m = 0; m < M; ++m) {
+          for (size_t n = 0; n < ldy; ++n) {
+            const float expected =
+                n < N ? terms.Dequantized(raw[m * N + n], m, n, K, with_bias) : 7.0f;
+            ASSERT_EQ(y[1 + m * ldy + n], expected) << "K=" << K << " N=" << N << " m=" << m;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qclip

@@ -1,0 +1,180 @@
+#include "kernels/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+
+namespace qclip {
+namespace {
+
+// Scalar reference of ORT's MlasQuantizeLinear: divide, clamp to the range shifted by the zero
+// point, round half to even (the FPU's default mode), add the zero point.
+template <typename T>
+T ReferenceQuantize(float x, float scale, int32_t zero_point) {
+  const float lo = static_cast<float>(std::numeric_limits<T>::min() - zero_point);
+  const float hi = static_cast<float>(std::numeric_limits<T>::max() - zero_point);
+  const float v = std::min(std::max(x / scale, lo), hi);
+  return static_cast<T>(static_cast<int32_t>(std::nearbyint(v)) + zero_point);
+}
+
+class QuantizeTest : public hwy::TestWithParamTarget {};
+HWY_TARGET_INSTANTIATE_TEST_SUITE_P(QuantizeTest);
+
+// The ONNX DynamicQuantizeLinear reference examples (onnx/backend/test/case/node).
+TEST_P(QuantizeTest, OnnxDynamicQuantizeLinearExamples) {
+  struct Example {
+    std::vector<float> x;
+    float scale;
+    int32_t zero_point;
+    std::vector<uint8_t> y;
+  };
+  const Example examples[] = {
+      {{0, 2, -3, -2.5f, 1.34f, 0.5f}, 0.019607844f, 153, {153, 255, 0, 26, 221, 179}},
+      {{-1.0f, -2.1f, -1.3f, -2.5f, -3.34f, -4.0f}, 0.015686275f, 255, {191, 121, 172, 96, 42, 0}},
+      {{1, 2.1f, 1.3f, 2.5f, 3.34f, 4.0f, 1.5f, 2.6f, 3.9f, 4.0f, 3.0f, 2.345f},
+       0.015686275f,
+       0,
+       {64, 134, 83, 159, 213, 255, 96, 166, 249, 255, 191, 149}},
+  };
+  for (const Example& e : examples) {
+    float min, max;
+    MinMaxF32(e.x.data(), e.x.size(), &min, &max);
+    const QuantParams p = DynamicQuantParamsU8(min, max);
+    EXPECT_FLOAT_EQ(p.scale, e.scale);
+    EXPECT_EQ(p.zero_point, e.zero_point);
+    std::vector<uint8_t> y(e.x.size());
+    QuantizeU8(e.x.data(), e.x.size(), p.scale, p.zero_point, y.data());
+    EXPECT_EQ(y, e.y);
+  }
+}
+
+TEST_P(QuantizeTest, AllZeroInputHasScaleOne) {
+  // ORT: max == min (only possible at 0 once the range includes 0) -> scale 1, zero point 0.
+  const QuantParams p = DynamicQuantParamsU8(0.0f, 0.0f);
+  EXPECT_EQ(p.scale, 1.0f);
+  EXPECT_EQ(p.zero_point, 0);
+  const float x[3] = {0.0f, -0.0f, 0.0f};
+  uint8_t y[3] = {1, 1, 1};
+  QuantizeU8(x, 3, p.scale, p.zero_point, y);
+  EXPECT_EQ(y[0] + y[1] + y[2], 0);
+}
+
+TEST_P(QuantizeTest, MinMaxAllSizesAndOffsets) {
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-100.0f, 100.0f);
+  std::vector<float> x(4 * 16 + 2 + 3);
+  for (float& v : x) v = dist(rng);
+  for (size_t offset = 0; offset < 3; ++offset) {
+    for (size_t n = 1; n <= 4 * 16 + 1; ++n) {
+      const float* p = x.data() + offset;
+      float min, max;
+      MinMaxF32(p, n, &min, &max);
+      ASSERT_EQ(min, *std::min_element(p, p + n)) << "n=" << n;
+      ASSERT_EQ(max, *std::max_element(p, p + n)) << "n=" << n;
+    }
+  }
+}
+
+template <typename T>
+void CheckQuantize(const std::vector<float>& x, size_t offset, size_t n, float scale,
+                   int32_t zero_point) {
+  std::vector<T> q(n + 2, T{42});
+  if constexpr (std::is_same_v<T, uint8_t>) {
+    QuantizeU8(x.data() + offset, n, scale, zero_point, q.data() + 1);
+  } else {
+    QuantizeS8(x.data() + offset, n, scale, zero_point, q.data() + 1);
+  }
+  ASSERT_EQ(q[0], T{42});
+  ASSERT_EQ(q[n + 1], T{42}) << "wrote past the end, n=" << n;
+  for (size_t i = 0; i < n; ++i) {
+    ASSERT_EQ(int{q[i + 1]}, int{ReferenceQuantize<T>(x[offset + i], scale, zero_point)})
+        << "x=" << x[offset + i] << " scale=" << scale << " zp=" << zero_point << " n=" << n;
+  }
+}
+
+TEST_P(QuantizeTest, MatchesReferenceAllSizes) {
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
+  std::vector<float> x(4 * 16 + 1 + 1);
+  for (float& v : x) v = dist(rng);
+  for (size_t offset = 0; offset < 2; ++offset) {
+    for (size_t n = 0; n <= 4 * 16 + 1; ++n) {
+      CheckQuantize<uint8_t>(x, offset, n, 0.0123f, 117);
+      CheckQuantize<uint8_t>(x, offset, n, 0.002f, 0);  // saturates both ways
+      CheckQuantize<int8_t>(x, offset, n, 0.0123f, -3);
+      CheckQuantize<int8_t>(x, offset, n, 0.01f, 127);
+    }
+  }
+}
+
+// x / scale lands exactly on .5 (power-of-two scales divide exactly): ties go to even.
+TEST_P(QuantizeTest, TiesRoundToEven) {
+  std::vector<float> x;
+  for (int i = -300; i <= 300; ++i) x.push_back((static_cast<float>(i) + 0.5f) * 0.25f);
+  for (const float scale : {0.25f, 1.0f / 64}) {
+    CheckQuantize<uint8_t>(x, 0, x.size(), scale, 128);
+    CheckQuantize<uint8_t>(x, 0, x.size(), scale, 0);
+    CheckQuantize<int8_t>(x, 0, x.size(), scale, 0);
+  }
+  const float ties[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.49999997f, 126.5f, 127.5f};
+  uint8_t q[8];
+  QuantizeU8(ties, 8, 1.0f, 128, q);
+  const uint8_t expected[8] = {128, 130, 130, 128, 126, 128, 254, 255};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(q[i], expected[i]) << ties[i];
+}
+
+TEST_P(QuantizeTest, RandomScalesAndValues) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> log_scale(-12.0f, 2.0f);
+  std::uniform_real_distribution<float> value(-50.0f, 50.0f);
+  std::uniform_int_distribution<int32_t> zp(0, 255);
+  std::vector<float> x(1000);
+  for (int iter = 0; iter < 50; ++iter) {
+    const float scale = std::exp2(log_scale(rng));
+    for (float& v : x) v = value(rng) * scale;
+    CheckQuantize<uint8_t>(x, 0, x.size(), scale, zp(rng));
+    CheckQuantize<int8_t>(x, 0, x.size(), scale, zp(rng) - 128);
+  }
+}
+
+TEST_P(QuantizeTest, DynamicQuantizeRows) {
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> dist(-2.0f, 5.0f);
+  for (size_t cols : {0, 1, 3, 16, 17, 65, 197}) {
+    const size_t rows = 5, ldx = cols + 1, ldq = cols + 2;
+    std::vector<float> x(rows * ldx + 1);
+    for (float& v : x) v = dist(rng);
+    for (size_t c = 0; c < cols; ++c) x[1 + 2 * ldx + c] = 0.0f;       // all-zero row
+    for (size_t c = 0; c < cols; ++c) x[1 + 3 * ldx + c] = -1.0f - c;  // all-negative row
+    std::vector<uint8_t> q(rows * ldq, 0);
+    std::vector<QuantParams> params(rows);
+    DynamicQuantizeRowsU8(x.data() + 1, ldx, rows, cols, q.data(), ldq, params.data());
+    for (size_t r = 0; r < rows; ++r) {
+      const float* row = x.data() + 1 + r * ldx;
+      float min = 0.0f, max = 0.0f;
+      if (cols != 0) {
+        min = *std::min_element(row, row + cols);
+        max = *std::max_element(row, row + cols);
+      }
+      const QuantParams expected = DynamicQuantParamsU8(min, max);
+      ASSERT_EQ(params[r].scale, expected.scale);
+      ASSERT_EQ(params[r].zero_point, expected.zero_point);
+      for (size_t c = 0; c < cols; ++c) {
+        ASSERT_EQ(q[r * ldq + c],
+                  ReferenceQuantize<uint8_t>(row[c], expected.scale, expected.zero_point));
+      }
+    }
+    if (cols != 0) {
+      EXPECT_EQ(params[3].zero_point, 255);  // all negative: zero point at the top
+      EXPECT_EQ(params[2].scale, 1.0f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qclip
