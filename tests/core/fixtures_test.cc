@@ -87,9 +87,9 @@ qclip::Tensor Reference(const Case& c, const std::string& output, const std::str
 }
 
 void Report(const Case& c, const std::string& output, const char* mode, const Agreement& a) {
-  std::printf("[fixture] %s/%s %s %s %s: max_abs=%.3g min_cos=%.9f\n",
+  std::printf("[fixture] %s/%s %s %s %s: max_abs=%.3g min_cos=%.9f mean_cos=%.9f\n",
               c.dir.filename().c_str(), c.variant.c_str(), c.name.c_str(), output.c_str(), mode,
-              a.max_abs, a.min_cos);
+              a.max_abs, a.min_cos, a.mean_cos);
 }
 
 bool IsInt8(const std::string& variant) { return variant.rfind("int8", 0) == 0; }
