@@ -8,9 +8,10 @@
 namespace qclip {
 
 // Float16 models (ORT's convert_float_to_float16 with keep_io_types): float16 initializers and
-// Casts to float16 become float32. ONNX Runtime's CPU provider runs such graphs in float32 too
-// (it wraps float16 nodes in Casts and removes the Cast pairs between them), so this is how
-// qclip matches it. Always applied: it is how float16 files run, not an optimisation.
+// Casts to float16 become float32, and qclip.RoundToFloat16 nodes round a value to float16
+// exactly where ONNX Runtime's CPU provider keeps it in float16 (it runs nearly every float16
+// node in float32 and removes the Cast pairs between them; details in float16.cc). Always
+// applied: it is how float16 files run, not an optimisation.
 void PromoteFloat16(Graph& g);
 
 // ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add over the last axis -> LayerNormalization.
