@@ -29,7 +29,7 @@ namespace qclip {
 
 namespace {
 
-bool Is(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+bool Is(const Node& n, const char* op) { return IsOnnxOp(n, op); }
 
 bool IsOneOf(const Node& n, std::initializer_list<const char*> ops) {
   return std::any_of(ops.begin(), ops.end(), [&](const char* op) { return Is(n, op); });
@@ -119,29 +119,13 @@ bool UndoesFloat16(const Node& n) {
 }
 
 // The model's float16 values and how ONNX Runtime runs the nodes around them.
-struct Float16Graph {
+struct Float16Graph : ValueUses {
   const Graph& g;
-  std::vector<bool> half;  // per value: float16 in the model
-  std::vector<int> producer;
-  std::vector<std::vector<int>> readers;
-  std::vector<bool> graph_output;
+  std::vector<bool> half;        // per value: float16 in the model
   std::vector<bool> in_float16;  // per node: ONNX Runtime runs it in float16
 
   explicit Float16Graph(const Graph& graph)
-      : g(graph),
-        half(Float16Values(graph)),
-        producer(graph.values.size(), -1),
-        readers(graph.values.size()),
-        graph_output(graph.values.size()) {
-    for (size_t k = 0; k < g.nodes.size(); ++k) {
-      for (int v : g.nodes[k].outputs) {
-        if (v >= 0) producer[v] = static_cast<int>(k);
-      }
-      for (int v : g.nodes[k].inputs) {
-        if (v >= 0) readers[v].push_back(static_cast<int>(k));
-      }
-    }
-    for (int v : g.outputs) graph_output[v] = true;
+      : ValueUses(graph), g(graph), half(Float16Values(graph)) {
     for (size_t k = 0; k < g.nodes.size(); ++k) {
       const Node& n = g.nodes[k];
       in_float16.push_back(!Is(n, "Cast") && FindFloat16Kernel(g, n) != nullptr &&
@@ -189,11 +173,6 @@ struct Float16Graph {
       }
     }
     return half_input && half_output;
-  }
-
-  // The only reader of v, or -1.
-  int OnlyReader(int v) const {
-    return v >= 0 && !graph_output[v] && readers[v].size() == 1 ? readers[v][0] : -1;
   }
 
   // Whether float16 value v, as ONNX Runtime computes it, is rounded to float16: for every

@@ -165,4 +165,17 @@ void RemoveDeadNodes(Graph& g) {
   g.nodes = std::move(kept);
 }
 
+ValueUses::ValueUses(const Graph& g)
+    : producer(g.values.size(), -1), readers(g.values.size()), graph_output(g.values.size()) {
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    for (int v : g.nodes[k].outputs) {
+      if (v >= 0) producer[v] = static_cast<int>(k);
+    }
+    for (int v : g.nodes[k].inputs) {
+      if (v >= 0) readers[v].push_back(static_cast<int>(k));
+    }
+  }
+  for (int v : g.outputs) graph_output[v] = true;
+}
+
 }  // namespace qclip

@@ -76,6 +76,23 @@ struct Graph {
   int KernelOpset(const Node& n) const;
 };
 
+// Who produces and who reads each value of a graph, for pattern matching in passes. A snapshot:
+// rebuild it after the graph changes.
+struct ValueUses {
+  std::vector<int> producer;              // per value: node index, or -1
+  std::vector<std::vector<int>> readers;  // per value: node indices
+  std::vector<bool> graph_output;         // per value
+
+  explicit ValueUses(const Graph& g);
+  // The single node reading v, or -1 if v has other readers or is a graph output.
+  int OnlyReader(int v) const {
+    return v >= 0 && !graph_output[v] && readers[v].size() == 1 ? readers[v][0] : -1;
+  }
+};
+
+// Whether n is the ONNX-domain op `op`.
+inline bool IsOnnxOp(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+
 // Topologically sorts g.nodes (stable: keeps file order where it can). Throws qclip::Error on a
 // cycle or on an input no node, initializer or graph input produces.
 void SortTopologically(Graph& g);

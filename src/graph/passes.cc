@@ -7,33 +7,7 @@ namespace qclip {
 
 namespace {
 
-// Who produces and who reads each value, for pattern matching. Rebuilt after each pass.
-struct Uses {
-  std::vector<int> producer;              // node index or -1
-  std::vector<std::vector<int>> readers;  // node indices
-  std::vector<bool> graph_output;
-
-  explicit Uses(const Graph& g)
-      : producer(g.values.size(), -1), readers(g.values.size()), graph_output(g.values.size()) {
-    for (size_t k = 0; k < g.nodes.size(); ++k) {
-      for (int v : g.nodes[k].outputs) {
-        if (v >= 0) producer[v] = static_cast<int>(k);
-      }
-      for (int v : g.nodes[k].inputs) {
-        if (v >= 0) readers[v].push_back(static_cast<int>(k));
-      }
-    }
-    for (int v : g.outputs) graph_output[v] = true;
-  }
-
-  // The single node reading v (nullptr-like -1 if v has other readers or is a graph output).
-  int OnlyReader(int v) const {
-    if (v < 0 || graph_output[v] || readers[v].size() != 1) return -1;
-    return readers[v][0];
-  }
-};
-
-bool Is(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+bool Is(const Node& n, const char* op) { return IsOnnxOp(n, op); }
 
 // The value of a constant float32 scalar (any shape with one element), or NAN.
 float ScalarValue(const Graph& g, int v) {
@@ -91,7 +65,7 @@ bool ReducesLastAxis(const Graph& g, const Node& n) {
 }  // namespace
 
 void FuseLayerNorm(Graph& g) {
-  const Uses uses(g);
+  const ValueUses uses(g);
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const Node& mean = g.nodes[k];
@@ -148,7 +122,7 @@ void FuseLayerNorm(Graph& g) {
 }
 
 void FuseGelu(Graph& g) {
-  const Uses uses(g);
+  const ValueUses uses(g);
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     // Div(x, sqrt(2)) -> Erf -> Add(., 1) -> Mul(x, .) -> Mul(., 0.5)
@@ -184,7 +158,7 @@ void FuseGelu(Graph& g) {
 }
 
 void FuseQuantizedLinear(Graph& g) {
-  const Uses uses(g);
+  const ValueUses uses(g);
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const Node& mmi = g.nodes[k];
