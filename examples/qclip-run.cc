@@ -1,7 +1,8 @@
 // qclip-run: runs any supported ONNX model on .npy inputs and writes each output as .npy.
 //
 //   qclip-run MODEL.onnx --input NAME=FILE.npy ... [--output-dir DIR] [--threads N]
-//             [--bench N] [--exact] [--no-fuse]
+//             [--bench N] [--exact] [--int8-activations blockwise|per-tensor|float]
+//             [--no-fuse] [--quantize]
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -60,13 +61,26 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 1000000));
     app.add_flag("--exact", opts.exact,
                  "match ONNX Runtime's results (INT8: per-tensor activations)");
+    std::string int8_activations;
+    app.add_option("--int8-activations", int8_activations,
+                   "INT8 models: quantize activations per block of 32 (default), per tensor "
+                   "(ONNX Runtime's scheme), or not at all (float, the accuracy reference)")
+        ->check(CLI::IsMember({"blockwise", "per-tensor", "float"}));
     app.add_flag("--no-fuse", no_fuse, "turn off graph fusions");
+    app.add_flag("--quantize", opts.quantize_weights,
+                 "quantize an FP32 model's weights to INT8 while loading (as qclip-quantize)");
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
       return app.exit(e) == 0 ? 0 : 1;
     }
     opts.fuse = !no_fuse;
+    using qclip::Int8Activations;
+    if (int8_activations == "per-tensor") opts.int8_activations = Int8Activations::kPerTensor;
+    if (int8_activations == "float") opts.int8_activations = Int8Activations::kFloat;
+    if (opts.exact && !int8_activations.empty() && int8_activations != "per-tensor") {
+      throw qclip::Error("--exact quantizes INT8 activations per tensor, not " + int8_activations);
+    }
 
     const double t0 = qclip::cli::NowMs();
     auto session = qclip::Session::Load(model, opts);

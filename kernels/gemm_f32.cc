@@ -1,5 +1,7 @@
 #include "kernels/gemm_f32.h"
 
+#include "kernels/aligned_alloc.h"
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm_f32.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -51,8 +53,7 @@ void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, flo
 PackedGemmB::PackedGemmB(const GemmBView& b) : k_(b.k), n_(b.n) {
   const int64_t panels = (b.n + kGemmPanelWidth - 1) / kGemmPanelWidth;
   const size_t bytes = static_cast<size_t>(panels * b.k * kGemmPanelWidth) * sizeof(float);
-  // aligned_alloc wants a multiple of the alignment; a whole panel row is 256 bytes.
-  data_.reset(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+  data_.reset(static_cast<float*>(AllocateAligned64(bytes)));
   if (data_ == nullptr) throw std::bad_alloc();
   for (int64_t p = 0; p < panels; ++p) {
     PackGemmPanel(b, 0, b.k, p * kGemmPanelWidth, data_.get() + p * b.k * kGemmPanelWidth);

@@ -1,5 +1,5 @@
-// The u8 x s8 -> s32 GEMM microkernel and its epilogues; included per SIMD target by
-// kernels/gemm_s8.cc. The packed weight layout is described in gemm_s8.h.
+// The u8 x s8 -> s32 GEMM microkernel and its epilogues, and the block-wise microkernel; included
+// per SIMD target by kernels/gemm_s8.cc. The packed weight layout is described in gemm_s8.h.
 
 // Per-target include guard.
 #if defined(QCLIP_KERNELS_GEMM_S8_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -33,6 +33,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DI32 = hn::ScalableTag<int32_t>;
 using VI32 = hn::Vec<DI32>;
+using DF32 = hn::Rebind<float, DI32>;
+using VF32 = hn::Vec<DF32>;
 
 // ------------------------------ The 4-wide u8 x s8 dot product
 // Every target implements the same step: for each int32 lane i,
@@ -41,6 +43,8 @@ using VI32 = hn::Vec<DI32>;
 // weights (4 consecutive k of one column per lane), exactly and without saturation.
 // ActivationsU8x4 holds `a` prepared once per row and k group; the step may spread partial
 // sums over sum0 and sum1, which FinishDot combines.
+// AddPairProducts(c, a, b), for the block-wise zero-point terms, is c + lo16(a) * lo16(b) +
+// hi16(a) * hi16(b) in each int32 lane, exactly.
 
 #if HWY_TARGET == HWY_AVX3_DL
 
@@ -57,9 +61,22 @@ HWY_INLINE ActivationsU8x4 PrepareActivations(uint32_t a) {
   return {hn::Set(DI32(), static_cast<int32_t>(a))};
 }
 HWY_INLINE void DotU8S8(const ActivationsU8x4& a, VI32 b, VI32& sum0, VI32& /*sum1*/) {
+#if HWY_COMPILER_GCC_ACTUAL
+  // With the intrinsic, GCC copies each loop-carried accumulator to a new register and back
+  // around every VPDPBUSD; tying input and output ("+v") keeps it in place.
+  __m512i sum = sum0.raw;
+  asm("vpdpbusd %2, %1, %0" : "+v"(sum) : "v"(a.bytes.raw), "v"(b.raw));
+  sum0.raw = sum;
+#else
   sum0 = VI32{_mm512_dpbusd_epi32(sum0.raw, a.bytes.raw, b.raw)};
+#endif
 }
 HWY_INLINE VI32 FinishDot(VI32 sum0, VI32 /*sum1*/) { return sum0; }
+
+// VPDPWSSD: c + the two int16 x int16 products of each lane pair.
+HWY_INLINE VI32 AddPairProducts(VI32 c, VI32 a, VI32 b) {
+  return VI32{_mm512_dpwssd_epi32(c.raw, a.raw, b.raw)};
+}
 
 #elif HWY_TARGET == HWY_SCALAR
 
@@ -78,6 +95,15 @@ HWY_INLINE void DotU8S8(const ActivationsU8x4& a, VI32 b, VI32& sum0, VI32& /*su
   sum0 = hn::Add(sum0, hn::Set(DI32(), dot));
 }
 HWY_INLINE VI32 FinishDot(VI32 sum0, VI32 /*sum1*/) { return sum0; }
+
+// The lane holds both int16 halves; the vector ops would see only the low one.
+HWY_INLINE VI32 AddPairProducts(VI32 c, VI32 a, VI32 b) {
+  const uint32_t x = static_cast<uint32_t>(hn::GetLane(a));
+  const uint32_t y = static_cast<uint32_t>(hn::GetLane(b));
+  const int32_t lo = int32_t{static_cast<int16_t>(x)} * static_cast<int16_t>(y);
+  const int32_t hi = int32_t{static_cast<int16_t>(x >> 16)} * static_cast<int16_t>(y >> 16);
+  return hn::Set(DI32(), hn::GetLane(c) + lo + hi);
+}
 
 #else
 
@@ -107,6 +133,16 @@ HWY_INLINE void DotU8S8(const ActivationsU8x4& a, VI32 b, VI32& sum0, VI32& sum1
   sum0 = hn::ReorderWidenMulAccumulate(d32, a.odd, b_odd, sum0, sum1);
 }
 HWY_INLINE VI32 FinishDot(VI32 sum0, VI32 sum1) { return hn::RearrangeToOddPlusEven(sum0, sum1); }
+
+// The int16 pairwise multiply-add (VPMADDWD), from zero so that targets whose partial sums are
+// lane-reordered still add the right lanes; exact, as both products are below 2^21.
+HWY_INLINE VI32 AddPairProducts(VI32 c, VI32 a, VI32 b) {
+  const DI32 d32;
+  VI32 odd = hn::Zero(d32);
+  const VI32 even = hn::ReorderWidenMulAccumulate(d32, hn::BitCast(DI16(), a),
+                                                  hn::BitCast(DI16(), b), hn::Zero(d32), odd);
+  return hn::Add(c, hn::RearrangeToOddPlusEven(even, odd));
+}
 
 #endif
 
@@ -188,7 +224,7 @@ struct DequantizedToF32 {
   }
 };
 
-// ------------------------------ Microkernel
+// ------------------------------ Microkernels
 
 // A tile is kTileRows rows x kTileVecs vectors of int32 accumulators, all in registers.
 constexpr size_t kTileVecs = 4;
@@ -197,6 +233,43 @@ constexpr size_t kTileRows = 6;  // 32 vector registers: 24 accumulators + 4 wei
 #else
 constexpr size_t kTileRows = 2;  // 16 vector registers, and the widening path needs temporaries
 #endif
+
+// The block-wise tile: 6 rows x 2 vectors. It needs the int32 sums of the block being summed and
+// of the one being folded, and the float sums: 36 vectors, so GCC keeps a few of the folded
+// block's sums on the stack (one store and load per block). On Zen 5, 6 x 2 was faster than
+// 4 x 2, 5 x 2 (which also leaves row tails in every 96-row task) and 7 x 2, and, before the
+// fold was pipelined, than 3 x 4 and than 6 x 4 with the float sums in memory.
+constexpr size_t kBlockTileVecs = 2;
+#if HWY_TARGET <= HWY_AVX3
+constexpr size_t kBlockTileRows = 6;
+#else
+constexpr size_t kBlockTileRows = 2;
+#endif
+
+// A run of k groups of A (4 bytes per group of a row, rows lda apart) and of the packed weights
+// they multiply (groups group_stride bytes apart). Full k groups read A in place; a last
+// partial group (K % 4 != 0) reads a zero-padded copy instead (the packed weights are zero past
+// K, so the padding only needs to be readable).
+// (Both microkernels write their dot-product loop out: with the accumulator arrays passed to a
+// shared helper, GCC kept them in memory.)
+struct Segment {
+  const uint8_t* a;
+  size_t lda;
+  size_t groups;
+  const int8_t* b;
+};
+
+// The last K % 4 bytes of kRows rows, zero-padded to a group.
+template <size_t kRows>
+struct TailGroup {
+  uint8_t bytes[kRows][4] = {};
+  TailGroup(const uint8_t* a, size_t lda, size_t K) {
+    const size_t k_full = K & ~size_t{3};
+    for (size_t r = 0; r < kRows && k_full != K; ++r) {
+      memcpy(bytes[r], a + r * lda + k_full, K - k_full);
+    }
+  }
+};
 
 // sum_k A[r][k] * B[k][n] for kRows rows and columns [col, col + cols), cols <= kTileVecs *
 // Lanes, handed to `output`. `b` points at column `col` in the k-group-0 row of its panel;
@@ -214,21 +287,10 @@ HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8
     for (size_t v = 0; v < kTileVecs; ++v) sum0[r][v] = sum1[r][v] = hn::Zero(d);
   }
 
-  // The full k groups read A in place; a last partial group reads a zero-padded copy (the
-  // packed weights are zero past K, so the padding only needs to be readable).
-  const size_t k_full = K & ~size_t{3};
-  uint8_t tail[kRows][4] = {};
-  if (k_full != K) {
-    for (size_t r = 0; r < kRows; ++r) memcpy(tail[r], a + r * lda + k_full, K - k_full);
-  }
-  struct Segment {
-    const uint8_t* a;
-    size_t lda;
-    size_t groups;
-    const int8_t* b;
-  };
-  const Segment segments[2] = {{a, lda, k_full / 4, b},
-                               {&tail[0][0], 4, K != k_full, b + k_full / 4 * group_stride}};
+  const size_t full_groups = K / 4;
+  const TailGroup<kRows> tail(a, lda, K);
+  const Segment segments[2] = {{a, lda, full_groups, b},
+                               {&tail.bytes[0][0], 4, K % 4 != 0, b + full_groups * group_stride}};
   for (const Segment& s : segments) {
     for (size_t g = 0; g < s.groups; ++g) {
       // kTileVecs vectors of packed weights, each used by all kRows rows.
@@ -250,6 +312,131 @@ HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8
   for (size_t r = 0; r < kRows; ++r) {
     for (size_t v = 0; v < kTileVecs && v * N < cols; ++v) {
       output(r, col + v * N, FinishDot(sum0[r][v], sum1[r][v]), std::min(N, cols - v * N));
+    }
+  }
+}
+
+// acc + scale * float(sum + the zero-point terms): one block of the block-wise product.
+HWY_INLINE VF32 FoldBlock(VF32 acc, VI32 sum, VI32 a_terms, VI32 b_terms, VF32 scale) {
+  return hn::Add(acc,
+                 hn::Mul(hn::ConvertTo(DF32(), AddPairProducts(sum, a_terms, b_terms)), scale));
+}
+
+// The block-wise product (gemm_s8.h) for kRows rows and `cols` <= kVecs * Lanes columns. `b` is
+// as for MulTileU8S8; `t` has a_blocks at the tile's first row, b_terms at its first column in
+// block 0 (blocks kPackedPanelCols apart), b_scales and bias at its first column; y points at
+// the tile's first output.
+//
+// Per block, the 8 k groups are summed in int32; the fold into the float sums (one pairwise
+// int16 product for the zero-point terms, a conversion, a multiplication by the block scale, an
+// addition) then takes 2 more multiplier-port operations per 8 dot products. The fold of each
+// block runs during the next block's dot products, row r in group r, so that the ports stay
+// busy instead of waiting for the last dot products of the block.
+template <size_t kRows, size_t kVecs = kBlockTileVecs>
+HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
+                                       size_t group_stride, const BlockwiseGemmTerms& t, float* y,
+                                       size_t ldy, size_t cols) {
+  constexpr size_t kBlockGroups = kActivationBlock / 4;
+  static_assert(kRows <= kBlockGroups, "one row of the previous block is folded per group");
+  const DI32 d;
+  const DF32 df;
+  const size_t N = hn::Lanes(d);
+  VF32 acc[kRows][kVecs];
+  VI32 sum0[kRows][kVecs], sum1[kRows][kVecs];    // the block being summed
+  VI32 prev0[kRows][kVecs], prev1[kRows][kVecs];  // the block being folded
+  HWY_UNROLL(8)
+  for (size_t r = 0; r < kRows; ++r) {
+    HWY_UNROLL(4)
+    for (size_t v = 0; v < kVecs; ++v) {
+      acc[r][v] = hn::Zero(df);
+      prev0[r][v] = prev1[r][v] = hn::Zero(d);
+    }
+  }
+
+  // A last, partial block reads a zero-padded copy of its activations (the packed weights are
+  // zero-padded to whole blocks).
+  const ActivationBlock nothing[kRows] = {};
+  const size_t blocks = ActivationBlocks(K);
+  const size_t last_begin = blocks == 0 ? 0 : (blocks - 1) * kActivationBlock;
+  uint8_t last[kRows][kActivationBlock] = {};
+  for (size_t r = 0; r < kRows && K % kActivationBlock != 0; ++r) {
+    // min() only informs the compiler: K - last_begin < kActivationBlock here.
+    memcpy(last[r], a + r * lda + last_begin, std::min(K - last_begin, kActivationBlock));
+  }
+  for (size_t block = 0; block < blocks; ++block) {
+    const bool padded = block + 1 == blocks && K % kActivationBlock != 0;
+    const uint8_t* rows_a[kRows];
+    HWY_UNROLL(8)
+    for (size_t r = 0; r < kRows; ++r) {
+      rows_a[r] = padded ? last[r] : a + r * lda + block * kActivationBlock;
+    }
+    const int8_t* block_b = b + block * kBlockGroups * group_stride;
+    // The previous block, folded below. Before block 0 there is nothing to fold: prev holds
+    // zeros and `nothing` has zero scales, so the fold adds +0.0f to acc (+0.0f), which leaves
+    // it unchanged.
+    const size_t prev = block == 0 ? 0 : block - 1;
+    const ActivationBlock* prev_a = block == 0 ? nothing : t.a_blocks + prev * t.a_stride;
+    const int32_t* prev_b_terms = t.b_terms + prev * kPackedPanelCols;
+    HWY_UNROLL(8)
+    for (size_t r = 0; r < kRows; ++r) {
+      HWY_UNROLL(4)
+      for (size_t v = 0; v < kVecs; ++v) sum0[r][v] = sum1[r][v] = hn::Zero(d);
+    }
+    HWY_UNROLL(8)
+    for (size_t g = 0; g < kBlockGroups; ++g) {
+      const int32_t* group = reinterpret_cast<const int32_t*>(block_b + g * group_stride);
+      VI32 w[kVecs];
+      HWY_UNROLL(4)
+      for (size_t v = 0; v < kVecs; ++v) w[v] = hn::LoadU(d, group + v * N);
+      HWY_UNROLL(8)
+      for (size_t r = 0; r < kRows; ++r) {
+        uint32_t word;  // 4 activations; little-endian: byte j is k = 4g + j of the block
+        memcpy(&word, rows_a[r] + 4 * g, 4);
+        const ActivationsU8x4 x = PrepareActivations(word);
+        HWY_UNROLL(4)
+        for (size_t v = 0; v < kVecs; ++v) DotU8S8(x, w[v], sum0[r][v], sum1[r][v]);
+      }
+      if (g < kRows) {
+        const VI32 a_terms = hn::Set(d, prev_a[g].zero_point_terms);
+        const auto scale = hn::Set(df, prev_a[g].scale);
+        HWY_UNROLL(4)
+        for (size_t v = 0; v < kVecs; ++v) {
+          acc[g][v] = FoldBlock(acc[g][v], FinishDot(prev0[g][v], prev1[g][v]), a_terms,
+                                hn::LoadU(d, prev_b_terms + v * N), scale);
+        }
+      }
+    }
+    HWY_UNROLL(8)
+    for (size_t r = 0; r < kRows; ++r) {
+      HWY_UNROLL(4)
+      for (size_t v = 0; v < kVecs; ++v) {
+        prev0[r][v] = sum0[r][v];
+        prev1[r][v] = sum1[r][v];
+      }
+    }
+  }
+  if (blocks != 0) {
+    const size_t prev = blocks - 1;
+    HWY_UNROLL(8)
+    for (size_t r = 0; r < kRows; ++r) {
+      const ActivationBlock& row = t.a_blocks[prev * t.a_stride + r];
+      const VI32 a_terms = hn::Set(d, row.zero_point_terms);
+      const auto scale = hn::Set(df, row.scale);
+      HWY_UNROLL(4)
+      for (size_t v = 0; v < kVecs; ++v) {
+        acc[r][v] = FoldBlock(acc[r][v], FinishDot(prev0[r][v], prev1[r][v]), a_terms,
+                              hn::LoadU(d, t.b_terms + prev * kPackedPanelCols + v * N), scale);
+      }
+    }
+  }
+
+  for (size_t v = 0; v < kVecs && v * N < cols; ++v) {
+    const size_t count = std::min(N, cols - v * N);
+    const auto b_scale = LoadFirstN(df, t.b_scales + v * N, count);
+    for (size_t r = 0; r < kRows; ++r) {
+      auto out = hn::Mul(acc[r][v], b_scale);
+      if (t.bias != nullptr) out = hn::Add(out, LoadFirstN(df, t.bias + v * N, count));
+      StoreFirstN(out, df, y + r * ldy + v * N, count);
     }
   }
 }
@@ -277,7 +464,7 @@ HWY_INLINE void MulPanelsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t 
   (void)N;
   const size_t tile_cols = kTileVecs * hn::Lanes(DI32());
   const size_t group_stride = kPackedPanelCols * 4;
-  const size_t panel_bytes = (K + 3) / 4 * group_stride;
+  const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
   // Column tiles outermost: a tile's weights (at most 64 x K bytes) stay in L1/L2 while all
   // rows of A stream past them.
   for (size_t col = col_begin; col < col_end; col += tile_cols) {
@@ -289,6 +476,54 @@ HWY_INLINE void MulPanelsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t 
     }
     MulTileTailU8S8<kTileRows - 1>(rows - r, a + r * lda, lda, K, b, group_stride, col, cols,
                                    output.AtRow(r));
+  }
+}
+
+// `t` with its row side advanced by `rows`.
+HWY_INLINE BlockwiseGemmTerms BlockTermsAtRow(BlockwiseGemmTerms t, size_t rows) {
+  t.a_blocks += rows;
+  return t;
+}
+
+template <size_t kRows>
+HWY_INLINE void MulTileTailBlockwiseU8S8(size_t rows, const uint8_t* a, size_t lda, size_t K,
+                                         const int8_t* b, size_t group_stride,
+                                         const BlockwiseGemmTerms& t, float* y, size_t ldy,
+                                         size_t cols) {
+  if constexpr (kRows > 0) {
+    if (rows == kRows) {
+      return MulTileBlockwiseU8S8<kRows>(a, lda, K, b, group_stride, t, y, ldy, cols);
+    }
+    MulTileTailBlockwiseU8S8<kRows - 1>(rows, a, lda, K, b, group_stride, t, y, ldy, cols);
+  }
+}
+
+HWY_INLINE void MulPanelsBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                                       const int8_t* packed_b, size_t N, size_t col_begin,
+                                       size_t col_end, const BlockwiseGemmTerms& terms, float* y,
+                                       size_t ldy) {
+  HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
+  (void)N;
+  const size_t tile_cols = kBlockTileVecs * hn::Lanes(DI32());
+  const size_t group_stride = kPackedPanelCols * 4;
+  const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
+  const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
+  for (size_t col = col_begin; col < col_end; col += tile_cols) {
+    const size_t cols = std::min(tile_cols, col_end - col);
+    const size_t panel = col / kPackedPanelCols, in_panel = col % kPackedPanelCols;
+    const int8_t* b = packed_b + panel * panel_bytes + in_panel * 4;
+    BlockwiseGemmTerms t = terms;
+    t.b_terms += panel * panel_terms + in_panel;
+    t.b_scales += col;
+    if (t.bias != nullptr) t.bias += col;
+    float* y_col = y + (col - col_begin);
+    size_t r = 0;
+    for (; r + kBlockTileRows <= rows; r += kBlockTileRows) {
+      MulTileBlockwiseU8S8<kBlockTileRows>(a + r * lda, lda, K, b, group_stride,
+                                           BlockTermsAtRow(t, r), y_col + r * ldy, ldy, cols);
+    }
+    MulTileTailBlockwiseU8S8<kBlockTileRows - 1>(rows - r, a + r * lda, lda, K, b, group_stride,
+                                                 BlockTermsAtRow(t, r), y_col + r * ldy, ldy, cols);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "kernels/gemm_s8.h"
 
+#include <algorithm>
 #include <cstring>
 
 #undef HWY_TARGET_INCLUDE
@@ -36,6 +37,12 @@ void MatMulDequantizeU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                 DequantizedToF32{terms, K, y, ldy, col_begin});
 }
 
+void MatMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                         const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
+                         const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
+  MulPanelsBlockwiseU8S8(a, lda, rows, K, packed_b, N, col_begin, col_end, terms, y, ldy);
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace qclip
@@ -48,21 +55,45 @@ HWY_EXPORT(MatMulU8S8);
 HWY_EXPORT(RowSumsU8);
 HWY_EXPORT(MatMulZeroPointsU8S8);
 HWY_EXPORT(MatMulDequantizeU8S8);
+HWY_EXPORT(MatMulBlockwiseU8S8);
 
 size_t PackedWeightsS8Size(size_t K, size_t N) {
   const size_t panels = (N + kPackedPanelCols - 1) / kPackedPanelCols;
-  return panels * ((K + 3) / 4) * kPackedPanelCols * 4;
+  return panels * PackedPanelGroups(K) * kPackedPanelCols * 4;
 }
 
 void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
                    int8_t* packed) {
   memset(packed, 0, PackedWeightsS8Size(K, N));
-  const size_t panel_bytes = (K + 3) / 4 * kPackedPanelCols * 4;
+  const size_t panel_bytes = PackedPanelGroups(K) * kPackedPanelCols * 4;
   for (size_t k = 0; k < K; ++k) {
     for (size_t n = 0; n < N; ++n) {
       const size_t panel = n / kPackedPanelCols;
       const size_t offset = (k / 4 * kPackedPanelCols + n % kPackedPanelCols) * 4 + k % 4;
       packed[panel * panel_bytes + offset] = b[k * k_stride + n * n_stride];
+    }
+  }
+}
+
+size_t PackedBlockTermsS8Size(size_t K, size_t N) {
+  const size_t panels = (N + kPackedPanelCols - 1) / kPackedPanelCols;
+  return panels * ActivationBlocks(K) * kPackedPanelCols;
+}
+
+void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
+                      const int32_t* zero_points, int32_t* terms) {
+  memset(terms, 0, PackedBlockTermsS8Size(K, N) * sizeof(int32_t));
+  const size_t blocks = ActivationBlocks(K);
+  for (size_t n = 0; n < N; ++n) {
+    for (size_t block = 0; block < blocks; ++block) {
+      int32_t sum = 0;  // |sum| <= 32 * 128: fits the int16 half
+      const size_t k_end = std::min(K, (block + 1) * kActivationBlock);
+      for (size_t k = block * kActivationBlock; k < k_end; ++k)
+        sum += b[k * k_stride + n * n_stride];
+      const size_t i =
+          (n / kPackedPanelCols * blocks + block) * kPackedPanelCols + n % kPackedPanelCols;
+      terms[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(sum)) |
+                                      static_cast<uint32_t>(zero_points[n]) << 16);
     }
   }
 }
@@ -87,6 +118,13 @@ void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_
                 size_t N, size_t col_begin, size_t col_end, const QuantizedGemmTerms& terms,
                 float* y, size_t ldy) {
   HWY_DYNAMIC_DISPATCH(MatMulDequantizeU8S8)
+  (a, lda, rows, K, packed_b, N, col_begin, col_end, terms, y, ldy);
+}
+
+void MatMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                         const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
+                         const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
+  HWY_DYNAMIC_DISPATCH(MatMulBlockwiseU8S8)
   (a, lda, rows, K, packed_b, N, col_begin, col_end, terms, y, ldy);
 }
 

@@ -1,8 +1,10 @@
 // Integer GEMM for the dynamically quantized ops: u8 activations x s8 weights -> exact int32
 // sums, optionally turned into the zero-point corrected int32 of MatMulInteger or the float
-// output of the fused QuantizedLinear before they leave registers. SIMD code is in
-// gemm_s8-inl.h: VPDPBUSD on AVX-512 VNNI, an exact i16 widening path everywhere else; every
-// target gives bit-identical int32 results.
+// output of the fused QuantizedLinear before they leave registers; and the block-wise variant,
+// whose activations have a scale and zero point per block of kActivationBlock values of a row.
+// SIMD code is in gemm_s8-inl.h: VPDPBUSD on AVX-512 VNNI, an exact i16 widening path everywhere
+// else; every target gives bit-identical int32 results, and bit-identical float results (same
+// operations in the same order, no fused multiply-adds).
 #pragma once
 
 #include <cstddef>
@@ -11,11 +13,25 @@
 namespace qclip {
 
 // Packed weights: the [K, N] matrix is cut into panels of kPackedPanelCols columns (the last
-// zero-padded). Within a panel, K is walked in groups of 4 (zero-padded to a multiple of 4),
-// and each group stores, for every column n, the 4 bytes B[k..k+3][n] together, so one 32-bit
-// lane of a vector holds what one VPDPBUSD lane multiplies:
+// zero-padded). Within a panel, K is walked in groups of 4, zero-padded to whole blocks of
+// kActivationBlock (so that the block-wise kernel runs whole blocks), and each group stores, for
+// every column n, the 4 bytes B[k..k+3][n] together, so one 32-bit lane of a vector holds what
+// one VPDPBUSD lane multiplies:
 //   packed[panel][k / 4][n % kPackedPanelCols][k % 4]
 inline constexpr size_t kPackedPanelCols = 64;
+
+// Activations per block of the block-wise product (see below).
+inline constexpr size_t kActivationBlock = 32;
+
+// Blocks of a K-long row.
+inline constexpr size_t ActivationBlocks(size_t K) {
+  return (K + kActivationBlock - 1) / kActivationBlock;
+}
+
+// k groups of 4 per packed panel.
+inline constexpr size_t PackedPanelGroups(size_t K) {
+  return ActivationBlocks(K) * (kActivationBlock / 4);
+}
 
 // Bytes PackWeightsS8 writes for a [K, N] matrix.
 size_t PackedWeightsS8Size(size_t K, size_t N);
@@ -64,5 +80,66 @@ void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_
 void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
                 size_t N, size_t col_begin, size_t col_end, const QuantizedGemmTerms& terms,
                 float* y, size_t ldy);
+
+// ------------------------------ Block-wise activations
+//
+// Row m of A is cut into blocks of kActivationBlock values along K (the last one shorter), each
+// quantized with its own scale s[m][b] and zero point zp[m][b]. With W the weights and wzp their
+// column zero points, the output is
+//   y[m][n] = (sum_b s[m][b] * float(C_b[m][n])) * b_scales[n] + bias[n],
+//   C_b[m][n] = sum_{k in block b} (a[m][k] - zp[m][b]) * (W[k][n] - wzp[n])      (exact int32)
+//             = D_b - zp[m][b] * Wsum_b[n] - wzp[n] * (Asum_b[m] - len_b * zp[m][b]),
+// D_b = sum_k a * W being the raw block sum, Wsum_b and Asum_b the block sums of W's columns and
+// A's rows. The sum over b runs in order, each product and sum rounded to float (no fused
+// multiply-add), so every target computes the same bits. |C_b| < 2^24, so float(C_b) is exact.
+//
+// The two zero-point products are one pairwise int16 dot product per block: the row side packs
+// (-zp, -(Asum_b - len_b * zp)) and the column side (Wsum_b, wzp) as int16 pairs in an int32.
+// Weights must be packed zero-padded to whole blocks (PackWeightsS8 does).
+
+// The row side of a block: its scale, and its zero point zp and the sum of its len quantized
+// values packed as the int16 pair (-zp, -(sum - len * zp)); both halves fit in int16, as
+// zp <= 255 and |sum - len * zp| <= 32 * 255.
+struct ActivationBlock {
+  float scale;
+  int32_t zero_point_terms;
+};
+
+inline ActivationBlock MakeActivationBlock(float scale, int32_t zero_point, int32_t sum,
+                                           size_t len) {
+  const int32_t centered = sum - static_cast<int32_t>(len) * zero_point;
+  const uint32_t lo = static_cast<uint16_t>(-zero_point);
+  const uint32_t hi = static_cast<uint16_t>(-centered);
+  return {scale, static_cast<int32_t>(lo | hi << 16)};
+}
+
+// int32 values PackBlockTermsS8 writes for a [K, N] matrix: per panel of kPackedPanelCols
+// columns, per block, one int32 per column.
+size_t PackedBlockTermsS8Size(size_t K, size_t N);
+
+// The column side for B(k, n) = b[k * k_stride + n * n_stride] with column zero points
+// zero_points[n] (in [-128, 127]):
+//   terms[panel][block][n % kPackedPanelCols] = int16 pair (Wsum_block[n], zero_points[n]),
+// zero past N.
+void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
+                      const int32_t* zero_points, int32_t* terms);
+
+// The row and column sides of the block-wise product, and the float output's terms.
+struct BlockwiseGemmTerms {
+  // Block b of row m of A at a_blocks[b * a_stride + m] (block-major, so that a tile finds its
+  // rows' terms for one block next to each other); a_stride >= rows.
+  const ActivationBlock* a_blocks = nullptr;
+  size_t a_stride = 0;
+  const int32_t* b_terms = nullptr;  // PackBlockTermsS8
+  const float* b_scales = nullptr;   // [N]
+  const float* bias = nullptr;       // [N] or null
+};
+
+// y[m * ldy + n] for m < rows and n in [col_begin, col_end) as above, with B packed by
+// PackWeightsS8(K, N); y points at [0][col_begin], terms.a_blocks at row 0 of `a`.
+// col_begin must be a multiple of kPackedPanelCols and col_end <= N.
+void MatMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                         const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
+                         const BlockwiseGemmTerms& terms, float* y, size_t ldy);
 
 }  // namespace qclip

@@ -77,6 +77,29 @@ HWY_INLINE void QuantizeRow(const float* HWY_RESTRICT x, size_t n, float scale, 
   }
 }
 
+// QuantizeRow for uint8 that also returns the sum of the quantized values (n <= 2^23).
+HWY_INLINE int32_t QuantizeRowSumU8(const float* HWY_RESTRICT x, size_t n, float scale,
+                                    int32_t zero_point, uint8_t* HWY_RESTRICT q) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<uint8_t, decltype(df)> dq;
+  const size_t N = hn::Lanes(df);
+  const auto vscale = hn::Set(df, scale);
+  const auto lo = hn::Set(df, static_cast<float>(0 - zero_point));
+  const auto hi = hn::Set(df, static_cast<float>(255 - zero_point));
+  const auto vzero_point = hn::Set(di, zero_point);
+  auto sum = hn::Zero(di);
+  for (size_t i = 0; i < n; i += N) {
+    const size_t count = std::min(N, n - i);
+    // Lanes past n load 0.0f, which quantizes to the zero point: mask them out of the sum.
+    auto v = QuantizeVector(df, LoadFirstN(df, x + i, count), vscale, lo, hi, vzero_point);
+    v = hn::IfThenElseZero(hn::FirstN(di, count), v);
+    sum = hn::Add(sum, v);
+    StoreFirstN(hn::DemoteTo(dq, v), dq, q + i, count);
+  }
+  return hn::GetLane(hn::SumOfLanes(di, sum));
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace qclip

@@ -34,6 +34,36 @@ void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols,
   }
 }
 
+void DynamicQuantizeBlocksU8(const float* x, size_t ldx, size_t rows, size_t cols, size_t block,
+                             uint8_t* q, size_t ldq, QuantParams* params, int32_t* sums,
+                             size_t ld_params) {
+  const hn::ScalableTag<float> df;
+  // Each step, one block at a time, is a chain of dependent reductions and divisions; done for
+  // up to kChunk blocks in turn (ranges, then parameters, then values), the blocks' chains
+  // overlap.
+  constexpr size_t kChunk = 64;
+  float mins[kChunk], maxs[kChunk];
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * ldx;
+    for (size_t first = 0; first * block < cols; first += kChunk) {
+      const size_t count = std::min(kChunk, (cols - first * block + block - 1) / block);
+      for (size_t i = 0; i < count; ++i) {
+        const size_t begin = (first + i) * block;
+        MinMaxRow(df, row + begin, std::min(block, cols - begin), &mins[i], &maxs[i]);
+      }
+      for (size_t i = 0; i < count; ++i) {
+        params[(first + i) * ld_params + r] = DynamicQuantParamsU8(mins[i], maxs[i]);
+      }
+      for (size_t i = 0; i < count; ++i) {
+        const size_t begin = (first + i) * block, b = first + i;
+        const QuantParams& p = params[b * ld_params + r];
+        sums[b * ld_params + r] = QuantizeRowSumU8(row + begin, std::min(block, cols - begin),
+                                                   p.scale, p.zero_point, q + r * ldq + begin);
+      }
+    }
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace qclip
@@ -46,6 +76,7 @@ HWY_EXPORT(MinMaxF32);
 HWY_EXPORT(QuantizeU8);
 HWY_EXPORT(QuantizeS8);
 HWY_EXPORT(DynamicQuantizeRowsU8);
+HWY_EXPORT(DynamicQuantizeBlocksU8);
 
 void MinMaxF32(const float* x, size_t n, float* min, float* max) {
   HWY_DYNAMIC_DISPATCH(MinMaxF32)(x, n, min, max);
@@ -62,6 +93,13 @@ void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_
 void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols, uint8_t* q,
                            size_t ldq, QuantParams* params) {
   HWY_DYNAMIC_DISPATCH(DynamicQuantizeRowsU8)(x, ldx, rows, cols, q, ldq, params);
+}
+
+void DynamicQuantizeBlocksU8(const float* x, size_t ldx, size_t rows, size_t cols, size_t block,
+                             uint8_t* q, size_t ldq, QuantParams* params, int32_t* sums,
+                             size_t ld_params) {
+  HWY_DYNAMIC_DISPATCH(DynamicQuantizeBlocksU8)
+  (x, ldx, rows, cols, block, q, ldq, params, sums, ld_params);
 }
 
 }  // namespace qclip

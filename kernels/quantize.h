@@ -1,6 +1,6 @@
 // Linear quantization float32 -> 8-bit with ONNX Runtime's exact arithmetic: DynamicQuantizeLinear
-// (range -> scale and zero point), QuantizeLinear, and the per-row dynamic variant the fused
-// QuantizedLinear uses. SIMD code is in quantize-inl.h.
+// (range -> scale and zero point), QuantizeLinear, and the per-row and per-block dynamic variants
+// the fused QuantizedLinear uses. SIMD code is in quantize-inl.h.
 #pragma once
 
 #include <algorithm>
@@ -40,5 +40,14 @@ void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_
 // own DynamicQuantParamsU8 into q + r * ldq; params[r] receives them.
 void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols, uint8_t* q,
                            size_t ldq, QuantParams* params);
+
+// Per-block DynamicQuantizeLinear: row r of x (cols floats at x + r * ldx) is cut into blocks of
+// `block` values (the last one shorter), each quantized with its own DynamicQuantParamsU8 of
+// its min and max into q + r * ldq, exactly as DynamicQuantizeLinear would quantize the block
+// alone. Block b of row r puts its parameters in params[b * ld_params + r] and the sum of its
+// quantized values in sums[b * ld_params + r] (block-major, as MatMulBlockwiseU8S8 reads them).
+void DynamicQuantizeBlocksU8(const float* x, size_t ldx, size_t rows, size_t cols, size_t block,
+                             uint8_t* q, size_t ldq, QuantParams* params, int32_t* sums,
+                             size_t ld_params);
 
 }  // namespace qclip

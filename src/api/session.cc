@@ -2,6 +2,7 @@
 
 #include "graph/interpreter.h"
 #include "onnx/loader.h"
+#include "onnx/quantize.h"
 
 namespace qclip {
 
@@ -29,7 +30,8 @@ std::string DeclaredShape(const ValueDesc& d) {
 class SessionImpl final : public Session {
  public:
   SessionImpl(Graph graph, const SessionOptions& opts)
-      : interpreter_(std::move(graph), InterpreterOptions{opts.threads, opts.exact, opts.fuse}) {
+      : interpreter_(std::move(graph), InterpreterOptions{opts.threads, opts.exact, opts.fuse,
+                                                          opts.int8_activations}) {
     const Graph& g = interpreter_.graph();
     for (int v : g.inputs) inputs_.push_back(Describe(g.values[v]));
     for (int v : g.outputs) outputs_.push_back(Describe(g.values[v]));
@@ -85,7 +87,8 @@ class SessionImpl final : public Session {
 }  // namespace
 
 std::unique_ptr<Session> Session::Load(const std::string& path, const SessionOptions& opts) {
-  return std::make_unique<SessionImpl>(LoadOnnxModel(path), opts);
+  Graph graph = opts.quantize_weights ? LoadQuantizedOnnxModel(path) : LoadOnnxModel(path);
+  return std::make_unique<SessionImpl>(std::move(graph), opts);
 }
 
 }  // namespace qclip

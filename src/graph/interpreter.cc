@@ -62,9 +62,23 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
   if (!unsupported.empty()) {
     throw Error(graph_.path + ": unsupported operators: " + unsupported);
   }
+  // Constants every reader packed at construction (OpKernel::PackedInput) are not needed any
+  // more: each is freed (or, when it views the model file, its pages given back) as soon as its
+  // last reader is made, so that a model's weights are never held twice while it loads. Dtype
+  // and shape stay for planning.
+  std::vector<int> readers_left(graph_.values.size(), 0);
+  std::vector<bool> releasable(graph_.values.size(), true);
+  for (const Node& n : graph_.nodes) {
+    for (int v : n.inputs) {
+      if (v >= 0) ++readers_left[v];
+    }
+  }
+  for (int v : graph_.outputs) releasable[v] = false;
   for (const Node& n : graph_.nodes) {
     const OpSchema* schema = BuiltinOps().Find(n.domain, n.op_type, graph_.KernelOpset(n));
     KernelInit init{n, schema->since_version, {}};
+    init.int8_activations =
+        options_.exact ? Int8Activations::kPerTensor : options_.int8_activations;
     for (int v : n.inputs) {
       const bool constant = v >= 0 && graph_.values[v].is_constant();
       init.constants.push_back(constant ? &graph_.values[v].constant : nullptr);
@@ -74,7 +88,21 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     } catch (const Error& e) {
       throw Error(graph_.path + ": " + n.Describe() + ": " + e.what());
     }
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const int v = n.inputs[i];
+      if (v < 0) continue;
+      if (!kernels_.back()->PackedInput(i)) releasable[v] = false;
+      if (--readers_left[v] == 0 && releasable[v]) ReleaseConstant(graph_.values[v].constant);
+    }
   }
+}
+
+void Interpreter::ReleaseConstant(Tensor& c) {
+  if (!c.has_data() || c.raw() == nullptr) return;
+  for (const std::shared_ptr<MappedFile>& file : graph_.files) {
+    file->DropResidentPages(c.raw(), static_cast<size_t>(c.size()) * DTypeSize(c.dtype()));
+  }
+  c = Tensor::Meta(c.dtype(), c.shape());
 }
 
 Interpreter::~Interpreter() = default;

@@ -19,6 +19,7 @@ struct InterpreterOptions {
   int threads = 0;
   bool exact = false;
   bool fuse = true;
+  Int8Activations int8_activations = Int8Activations::kBlockwise;  // kPerTensor when exact
 };
 
 class Interpreter {
@@ -41,6 +42,8 @@ class Interpreter {
   // A plan for the inputs' shapes (made on first use) bound to an idle arena.
   std::unique_ptr<Bound> Acquire(const std::vector<Tensor>& inputs);
   void Release(const std::vector<Tensor>& inputs, std::unique_ptr<Bound> bound);
+  // Frees a constant's data (kept: dtype and shape) once every reader has packed it.
+  void ReleaseConstant(Tensor& c);
 
   Graph graph_;
   InterpreterOptions options_;

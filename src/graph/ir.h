@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "qclip/tensor.h"
+#include "util/mapped_file.h"
 
 namespace qclip {
 
@@ -67,6 +69,8 @@ struct Graph {
   std::vector<Node> nodes;  // in topological order once loaded
   std::vector<int> inputs;  // graph inputs that are not initializers
   std::vector<int> outputs;
+  // The mapped files constants may view (the model file, ONNX external data).
+  std::vector<std::shared_ptr<MappedFile>> files;
 
   int AddValue(const std::string& name, DType dtype = DType::kUndefined);
   int FindValue(const std::string& name) const;  // -1 if absent (linear scan; build-time only)

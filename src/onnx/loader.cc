@@ -7,8 +7,11 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 
+#include "onnx/raw_data.h"
 #include "onnx_qclip/onnx.pb.h"
 #include "qclip/error.h"
 #include "util/mapped_file.h"
@@ -28,6 +31,12 @@ struct Loader {
   std::string dir;   // folder that external data locations are relative to
   std::shared_ptr<onnx::ModelProto> model;
   std::map<std::string, std::shared_ptr<MappedFile>> data_files;
+  // The model's bytes, when their initializers' raw_data was cut out before parsing
+  // (SplitRawData), with the spans per initializer; `bytes_owner` keeps the bytes alive for the
+  // tensors that view them (null: copy instead).
+  const uint8_t* bytes = nullptr;
+  std::shared_ptr<MappedFile> bytes_owner;
+  std::vector<SplitModel::Span> raw_spans;
 
   [[noreturn]] void Fail(const std::string& what) const { throw Error(path + ": " + what); }
 
@@ -130,7 +139,16 @@ struct Loader {
     return t;
   }
 
-  Tensor ToTensor(const onnx::TensorProto& tp) {
+  // Initializer `index`: its raw_data in place in the model's bytes when it was split off.
+  Tensor InitializerTensor(const onnx::TensorProto& tp, size_t index) {
+    if (index >= raw_spans.size() || raw_spans[index].size == SIZE_MAX) return ToTensor(tp);
+    const SplitModel::Span span = raw_spans[index];
+    return ToTensor(tp, std::string_view(reinterpret_cast<const char*>(bytes) + span.offset,
+                                         span.size));
+  }
+
+  // `raw` stands for tp.raw_data() when the field was split off (SplitRawData).
+  Tensor ToTensor(const onnx::TensorProto& tp, std::optional<std::string_view> split_raw = {}) {
     const std::string what = "tensor '" + tp.name() + "'";
     const DType dtype = ToDType(tp.data_type(), what);
     Shape shape(tp.dims().begin(), tp.dims().end());
@@ -142,15 +160,28 @@ struct Loader {
     }
     if (tp.has_segment()) Fail(what + " is segmented, which qclip does not support");
     if (tp.data_location() == onnx::TensorProto::EXTERNAL) return ExternalTensor(tp, dtype, shape);
-    if (tp.has_raw_data()) {
-      const std::string& raw = tp.raw_data();
+    if (tp.has_raw_data() || split_raw) {
+      const std::string_view raw = split_raw ? *split_raw : std::string_view(tp.raw_data());
       if (static_cast<uint64_t>(n) > raw.size() / DTypeSize(dtype) ||
           raw.size() != static_cast<size_t>(n) * DTypeSize(dtype)) {
         Fail(what + " has " + std::to_string(raw.size()) + " bytes of data for shape " +
              ShapeToString(shape) + " of " + DTypeName(dtype));
       }
-      // View the protobuf's own buffer (malloc'd, so aligned for any element type).
-      return Tensor::View(dtype, shape, const_cast<char*>(raw.data()), model);
+      char* p = const_cast<char*>(raw.data());
+      if (!split_raw) {
+        // View the protobuf's own buffer (malloc'd, so aligned for any element type).
+        return Tensor::View(dtype, shape, p, model);
+      }
+      // In the model's bytes: view them when they stay alive and the data is aligned.
+      if (bytes_owner != nullptr && reinterpret_cast<uintptr_t>(p) % DTypeSize(dtype) == 0) {
+        return Tensor::View(dtype, shape, p, bytes_owner);
+      }
+      // Misaligned (raw_data lies wherever protobuf put it): copy, and give the file's pages
+      // back so that the bytes are not held twice while the model loads.
+      Tensor t(dtype, shape);
+      if (!raw.empty()) std::memcpy(t.raw(), p, raw.size());
+      if (bytes_owner != nullptr) bytes_owner->DropResidentPages(p, raw.size());
+      return t;
     }
     switch (dtype) {
       case DType::kFloat32:
@@ -272,6 +303,7 @@ struct Loader {
   Graph Build() {
     Graph g;
     g.path = path;
+    if (bytes_owner != nullptr) g.files.push_back(bytes_owner);
     if (model->ir_version() < 3)
       Fail("IR version " + std::to_string(model->ir_version()) + " is too old");
     for (const onnx::OperatorSetIdProto& op : model->opset_import()) {
@@ -292,13 +324,15 @@ struct Loader {
       ids.emplace(name, id);
       return id;
     };
-    for (const onnx::TensorProto& init : gp.initializer()) {
+    for (int i = 0; i < gp.initializer_size(); ++i) {
+      const onnx::TensorProto& init = gp.initializer(i);
       const int id = value_id(init.name());
       if (g.values[id].is_constant()) Fail("initializer '" + init.name() + "' is defined twice");
-      g.values[id].constant = ToTensor(init);
+      g.values[id].constant = InitializerTensor(init, static_cast<size_t>(i));
       g.values[id].dtype = g.values[id].constant.dtype();
     }
     if (gp.sparse_initializer_size() != 0) Fail("sparse initializers are not supported");
+    for (const auto& [location, file] : data_files) g.files.push_back(file);
     for (const onnx::ValueInfoProto& vi : gp.input()) {
       const int id = value_id(vi.name());
       Value& v = g.values[id];
@@ -352,18 +386,32 @@ struct Loader {
 
 }  // namespace
 
-Graph ParseOnnxModel(const void* data, size_t size, const std::string& name,
-                     const std::string& dir) {
+namespace {
+
+// Parses the model in `data` (kept alive by `owner`, or copied from when owner is null).
+Graph ParseModel(const void* data, size_t size, const std::string& name, const std::string& dir,
+                 std::shared_ptr<MappedFile> owner) {
   Loader loader;
   loader.path = name;
   loader.dir = dir.empty() ? "." : dir;
   if (size >= kMaxModelBytes) {
     loader.Fail("model files of 2 GiB or more can not be parsed; keep weights in external data");
   }
+  // Cut the weights out first so that protobuf does not copy them; if the bytes are not even
+  // well-formed wire format, parse them as they are and let protobuf report it.
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  SplitModel split;
+  if (SplitRawData(bytes, size, &split)) {
+    loader.bytes = bytes;
+    loader.bytes_owner = std::move(owner);
+    loader.raw_spans = std::move(split.raw_data);
+  } else {
+    split.stripped.assign(static_cast<const char*>(data), size);
+  }
   loader.model = std::make_shared<onnx::ModelProto>();
-  google::protobuf::io::CodedInputStream stream(static_cast<const uint8_t*>(data),
-                                                static_cast<int>(size));
-  stream.SetTotalBytesLimit(static_cast<int>(size));
+  google::protobuf::io::CodedInputStream stream(
+      reinterpret_cast<const uint8_t*>(split.stripped.data()), static_cast<int>(split.stripped.size()));
+  stream.SetTotalBytesLimit(static_cast<int>(split.stripped.size()));
   stream.SetRecursionLimit(64);
   if (!loader.model->ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
     loader.Fail("not a valid ONNX model (protobuf parse failed; truncated or corrupt file?)");
@@ -372,11 +420,18 @@ Graph ParseOnnxModel(const void* data, size_t size, const std::string& name,
   return loader.Build();
 }
 
+}  // namespace
+
+Graph ParseOnnxModel(const void* data, size_t size, const std::string& name,
+                     const std::string& dir) {
+  return ParseModel(data, size, name, dir, nullptr);
+}
+
 Graph LoadOnnxModel(const std::string& path) {
   const std::shared_ptr<MappedFile> file = MappedFile::Open(path);
   const size_t slash = path.find_last_of('/');
   const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  return ParseOnnxModel(file->data(), file->size(), path, dir);
+  return ParseModel(file->data(), file->size(), path, dir, file);
 }
 
 }  // namespace qclip

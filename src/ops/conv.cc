@@ -133,6 +133,8 @@ class ConvKernel final : public OpKernel {
     });
   }
 
+  bool PackedInput(size_t i) const override { return i == 1 && !packed_.empty(); }
+
  private:
   ConvGeometry Geometry(const std::vector<const Tensor*>& in) const {
     const Tensor& x = *in[0];

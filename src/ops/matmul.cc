@@ -89,6 +89,8 @@ class MatMulKernel final : public OpKernel {
     });
   }
 
+  bool PackedInput(size_t i) const override { return i == 1 && packed_b_ != nullptr; }
+
  private:
   // The product's dims after numpy's rank-1 promotion and batch broadcasting.
   struct Product {
@@ -211,6 +213,8 @@ class GemmKernel final : public OpKernel {
       ParallelGemm(*ctx.pool, a, dims.k, b, dims.n, y, dims.n, dims.m, epilogue);
     }
   }
+
+  bool PackedInput(size_t i) const override { return i == 1 && packed_b_ != nullptr; }
 
  private:
   struct Dims {

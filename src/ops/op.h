@@ -18,6 +18,7 @@
 
 #include "graph/ir.h"
 #include "qclip/error.h"
+#include "qclip/session.h"
 #include "qclip/tensor.h"
 
 namespace qclip {
@@ -45,6 +46,11 @@ class OpKernel {
   // Computes the outputs into buffers already allocated with the shapes Infer gave.
   virtual void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
                    RunContext& ctx) const = 0;
+
+  // True when constant input i was copied into the kernel's own layout at construction (packed
+  // weights) and neither Infer nor Run reads its data again, only its dtype and shape. The
+  // interpreter then frees the original, so that weights are held once, packed.
+  virtual bool PackedInput(size_t i) const { return false; }
 };
 
 struct KernelInit {
@@ -52,6 +58,9 @@ struct KernelInit {
   int since_version;  // the schema version that matched the model's opset
   // Per node input: the constant value when known at load (initializer), else nullptr.
   std::vector<const Tensor*> constants;
+  // SessionOptions::int8_activations, already kPerTensor when SessionOptions::exact is set. Read
+  // by qclip.QuantizedLinear, which prepares its weights for it at load.
+  Int8Activations int8_activations = Int8Activations::kBlockwise;
 };
 
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const KernelInit&);

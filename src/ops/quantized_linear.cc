@@ -2,8 +2,10 @@
 #include "ops/quantized_linear.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
+#include "kernels/gemm_f32.h"
 #include "kernels/gemm_s8.h"
 #include "ops/op.h"
 #include "ops/op_util.h"
@@ -80,7 +82,7 @@ std::vector<int32_t> ReadZeroPoints(const Tensor* zero_point, size_t n, const ch
 
 QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K, size_t N,
                                         size_t k_stride, size_t n_stride,
-                                        const std::vector<int32_t>& zero_points) {
+                                        const std::vector<int32_t>& zero_points, bool blockwise) {
   QuantizedWeights w;
   w.K = K;
   w.N = N;
@@ -101,6 +103,10 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
   for (size_t n = 0; n < N; ++n) {
     w.zero_points[n] = zero_points[n] - (is_unsigned ? 128 : 0);
     for (size_t k = 0; k < K; ++k) w.column_sums[n] += b[k * N + n];
+  }
+  if (blockwise) {
+    w.block_terms = Tensor(DType::kInt32, {static_cast<int64_t>(PackedBlockTermsS8Size(K, N))});
+    PackBlockTermsS8(b.data(), K, N, N, 1, w.zero_points.data(), w.block_terms.data<int32_t>());
   }
   return w;
 }
@@ -125,6 +131,40 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
     t.bias = bias;
     MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end, t,
                y + r * ldy + c, ldy);
+  });
+}
+
+void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
+                           ActivationBlock* blocks) {
+  const size_t num_blocks = ActivationBlocks(K);
+  std::vector<QuantParams> params(rows * num_blocks);
+  std::vector<int32_t> sums(rows * num_blocks);
+  const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
+  ParallelChunks(pool, static_cast<int64_t>(rows), rows_per_task, [&](int64_t begin, int64_t end) {
+    DynamicQuantizeBlocksU8(x + begin * K, K, static_cast<size_t>(end - begin), K, kActivationBlock,
+                            q + begin * K, K, params.data() + begin, sums.data() + begin, rows);
+  });
+  for (size_t b = 0; b < num_blocks; ++b) {
+    const size_t len = std::min(kActivationBlock, K - b * kActivationBlock);
+    for (size_t m = 0; m < rows; ++m) {
+      const size_t i = b * rows + m;
+      blocks[i] = MakeActivationBlock(params[i].scale, params[i].zero_point, sums[i], len);
+    }
+  }
+}
+
+void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
+                              const float* b_scales, const float* bias, ThreadPool& pool, float* y,
+                              size_t ldy) {
+  ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
+    BlockwiseGemmTerms t;
+    t.a_blocks = a.blocks + r;
+    t.a_stride = a.rows;
+    t.b_terms = w.block_terms.data<int32_t>();
+    t.b_scales = b_scales;
+    t.bias = bias;
+    MatMulBlockwiseU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c,
+                        c_end, t, y + r * ldy + c, ldy);
   });
 }
 
@@ -155,7 +195,7 @@ bool HasInput(const KernelInit& init, size_t i) {
 
 class QuantizedLinearKernel final : public OpKernel {
  public:
-  explicit QuantizedLinearKernel(const KernelInit& init) {
+  explicit QuantizedLinearKernel(const KernelInit& init) : mode_(init.int8_activations) {
     const std::vector<const Tensor*>& c = init.constants;
     if (c.size() < 3 || c.size() > 5)
       throw Error("expected 3..5 inputs, got " + std::to_string(c.size()));
@@ -170,62 +210,73 @@ class QuantizedLinearKernel final : public OpKernel {
     const Tensor& w = *c[1];
     RequireDType(w, {DType::kInt8, DType::kUInt8}, "W");
     if (w.rank() != 2) throw Error("W must be 2-D, got " + ShapeToString(w.shape()));
-    const size_t K = static_cast<size_t>(w.dim(0)), N = static_cast<size_t>(w.dim(1));
+    K_ = static_cast<size_t>(w.dim(0));
+    N_ = static_cast<size_t>(w.dim(1));
     const Tensor* zero_point = c.size() > 3 ? c[3] : nullptr;
     if (zero_point != nullptr && zero_point->dtype() != w.dtype()) {
       throw Error("w_zero_point must have W's dtype");
     }
-    weights_ = QuantizedWeights::Pack(w.dtype(), w.raw(), K, N, N, 1,
-                                      ReadZeroPoints(zero_point, N, "w_zero_point"));
-    scales_ = ReadPerColumn(*c[2], N, "w_scale");
-    if (c.size() > 4 && c[4] != nullptr) bias_ = ReadPerColumn(*c[4], N, "bias");
+    const std::vector<int32_t> zero_points = ReadZeroPoints(zero_point, N_, "w_zero_point");
+    scales_ = ReadPerColumn(*c[2], N_, "w_scale");
+    if (c.size() > 4 && c[4] != nullptr) bias_ = ReadPerColumn(*c[4], N_, "bias");
+    if (mode_ == Int8Activations::kFloat) {
+      float_weights_ = DequantizeWeights(w, zero_points);
+    } else {
+      weights_ = QuantizedWeights::Pack(w.dtype(), w.raw(), K_, N_, N_, 1, zero_points,
+                                        mode_ == Int8Activations::kBlockwise);
+    }
   }
 
   void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
     RequireInputs(in, 3, 5);
     RequireDType(*in[0], {DType::kFloat32}, "X");
     const Shape& x = in[0]->shape();
-    if (x.empty() || static_cast<size_t>(x.back()) != weights_.K) {
-      throw Error("X has shape " + ShapeToString(x) + ", expected [..., " +
-                  std::to_string(weights_.K) + "]");
+    if (x.empty() || static_cast<size_t>(x.back()) != K_) {
+      throw Error("X has shape " + ShapeToString(x) + ", expected [..., " + std::to_string(K_) +
+                  "]");
     }
     Shape y = x;
-    y.back() = static_cast<int64_t>(weights_.N);
+    y.back() = static_cast<int64_t>(N_);
     (*out)[0] = Tensor::Meta(DType::kFloat32, y);
   }
 
+  // W, its scale and zero point and the bias are copied at load (packed or dequantized).
+  bool PackedInput(size_t i) const override { return i >= 1; }
+
+  // RunContext::exact selects per-tensor quantization for kernels built for integer activations;
+  // the interpreter builds every kernel with kPerTensor when SessionOptions::exact is set, so a
+  // kFloat kernel never runs in exact mode.
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     const Tensor& x = *in[0];
-    const size_t K = weights_.K;
     size_t rows = 1;
     for (int d = 0; d + 1 < x.rank(); ++d) rows *= static_cast<size_t>(x.dim(d));
-    std::vector<uint8_t> x_q(rows * K);
-    std::vector<int32_t> zero_points(rows);
-    std::vector<float> scales(rows);
-    if (ctx.exact) {
+    const float* bias = bias_.empty() ? nullptr : bias_.data();
+    float* y = out[0]->data<float>();
+    if (mode_ == Int8Activations::kFloat) {
+      GemmEpilogue epilogue;
+      epilogue.bias = bias;
+      const int64_t m = static_cast<int64_t>(rows), n = static_cast<int64_t>(N_);
+      ctx.pool->ParallelFor(GemmTileCount(m, n), [&](int64_t tile, int) {
+        GemmF32Tile(x.data<float>(), static_cast<int64_t>(K_), *float_weights_, y, n, m, epilogue,
+                    tile);
+      });
+    } else if (ctx.exact || mode_ == Int8Activations::kPerTensor) {
       // Per tensor, bit for bit what ORT's DynamicQuantizeLinear feeds MatMulInteger.
-      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K, *ctx.pool, x_q.data());
-      std::fill(zero_points.begin(), zero_points.end(), p.zero_point);
-      std::fill(scales.begin(), scales.end(), p.scale);
+      std::vector<uint8_t> x_q(rows * K_);
+      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, x_q.data());
+      const std::vector<int32_t> zero_points(rows, p.zero_point);
+      const std::vector<float> scales(rows, p.scale);
+      const QuantizedActivations a{x_q.data(), rows, K_, zero_points.data()};
+      MatMulQuantized(a, weights_, scales.data(), scales_.data(), bias, *ctx.pool, y, N_);
     } else {
-      // Per row: each token's range, so one outlier token does not coarsen the others.
-      std::vector<QuantParams> params(rows);
-      const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
-      ParallelChunks(
-          *ctx.pool, static_cast<int64_t>(rows), rows_per_task, [&](int64_t begin, int64_t end) {
-            DynamicQuantizeRowsU8(x.data<float>() + begin * K, K, static_cast<size_t>(end - begin),
-                                  K, x_q.data() + begin * K, K, params.data() + begin);
-          });
-      for (size_t r = 0; r < rows; ++r) {
-        zero_points[r] = params[r].zero_point;
-        scales[r] = params[r].scale;
-      }
+      // Per block of a row: one token's outliers coarsen only their own blocks.
+      std::vector<uint8_t> x_q(rows * K_);
+      std::vector<ActivationBlock> blocks(rows * ActivationBlocks(K_));
+      DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, x_q.data(), blocks.data());
+      const BlockQuantizedActivations a{x_q.data(), rows, K_, blocks.data()};
+      MatMulQuantizedBlockwise(a, weights_, scales_.data(), bias, *ctx.pool, y, N_);
     }
-    const QuantizedActivations a{x_q.data(), rows, K, zero_points.data()};
-    MatMulQuantized(a, weights_, scales.data(), scales_.data(),
-                    bias_.empty() ? nullptr : bias_.data(), *ctx.pool, out[0]->data<float>(),
-                    weights_.N);
   }
 
  private:
@@ -242,9 +293,32 @@ class QuantizedLinearKernel final : public OpKernel {
     return values;
   }
 
-  QuantizedWeights weights_;
-  std::vector<float> scales_;  // [N]
-  std::vector<float> bias_;    // [N] or empty
+  // (W - w_zero_point) * w_scale as float32, DequantizeLinear's formula, packed for the FP32 GEMM.
+  std::shared_ptr<const PackedGemmB> DequantizeWeights(
+      const Tensor& w, const std::vector<int32_t>& zero_points) const {
+    std::vector<float> dense(K_ * N_);
+    for (size_t k = 0; k < K_; ++k) {
+      for (size_t n = 0; n < N_; ++n) {
+        const size_t i = k * N_ + n;
+        const int32_t q = w.dtype() == DType::kInt8 ? w.data<int8_t>()[i] : w.data<uint8_t>()[i];
+        dense[i] = static_cast<float>(q - zero_points[n]) * scales_[n];
+      }
+    }
+    GemmBView view;
+    view.data = dense.data();
+    view.ld = static_cast<int64_t>(N_);
+    view.k = static_cast<int64_t>(K_);
+    view.n = static_cast<int64_t>(N_);
+    return std::make_shared<const PackedGemmB>(view);
+  }
+
+  Int8Activations mode_;
+  size_t K_ = 0;
+  size_t N_ = 0;
+  QuantizedWeights weights_;                          // unless kFloat
+  std::shared_ptr<const PackedGemmB> float_weights_;  // kFloat only
+  std::vector<float> scales_;                         // [N]
+  std::vector<float> bias_;                           // [N] or empty
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/gemm_s8.h"
 #include "kernels/quantize.h"
 #include "qclip/tensor.h"
 
@@ -23,9 +24,13 @@ class ThreadPool;
 //            optional w_zero_point (W's dtype, scalar or [N]; absent = 0), optional bias
 //            float32 [N]: all constant at load.
 //   output:  Y float32 [..., N].
-// With RunContext::exact, X is quantized per tensor exactly as DynamicQuantizeLinear and Y
-// matches ORT's unfused graph bit for bit; otherwise each row of X (token) gets its own scale
-// and zero point, which is at least as accurate and independent of the other rows.
+// KernelInit::int8_activations chooses how X is quantized (docs/QUANTIZATION.md):
+//   kPerTensor (and any kernel run with RunContext::exact): per tensor, exactly as
+//     DynamicQuantizeLinear; Y matches ORT's unfused graph bit for bit.
+//   kBlockwise: each row of X (token) cut into blocks of kActivationBlock values, each with its
+//     own scale and zero point; more accurate, and a row's result depends on that row alone.
+//   kFloat: X is not quantized: W is dequantized at load, (W - w_zero_point) * w_scale, and Y
+//     is an FP32 product; the reference for the activation schemes.
 void RegisterQuantizedLinear(OpRegistry& r);  // src/ops/quantized_linear.cc
 
 // Zero points of an int8/uint8 tensor that is null (all 0), a scalar, or has n elements, as n
@@ -41,11 +46,14 @@ struct QuantizedWeights {
   Tensor packed;                     // int8, PackedWeightsS8Size(K, N) bytes
   std::vector<int32_t> zero_points;  // [N], on the int8 scale
   std::vector<int32_t> column_sums;  // [N], sum_k of the int8 weights
+  Tensor block_terms;                // int32, PackBlockTermsS8; empty unless packed for it
 
   // Packs B(k, n) = data[k * k_stride + n * n_stride] of `dtype` (kInt8 or kUInt8), with
-  // zero_points[n] in that dtype's range.
+  // zero_points[n] in that dtype's range; with `blockwise`, also the block terms that
+  // MatMulQuantizedBlockwise needs.
   static QuantizedWeights Pack(DType dtype, const void* data, size_t K, size_t N, size_t k_stride,
-                               size_t n_stride, const std::vector<int32_t>& zero_points);
+                               size_t n_stride, const std::vector<int32_t>& zero_points,
+                               bool blockwise = false);
 };
 
 // Activations A [rows, K] uint8 (row stride lda), each row with its own zero point.
@@ -65,6 +73,26 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, T
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
                      const float* a_scales, const float* b_scales, const float* bias,
                      ThreadPool& pool, float* y, size_t ldy);
+
+// Block-quantized activations A [rows, K] uint8 (row stride lda) and their per-block terms,
+// block b of row m at blocks[b * rows + m].
+struct BlockQuantizedActivations {
+  const uint8_t* data = nullptr;
+  size_t rows = 0;
+  size_t lda = 0;
+  const ActivationBlock* blocks = nullptr;
+};
+
+// Per-block DynamicQuantizeLinear of x [rows, K] (dense) into q (dense) and blocks
+// ([ActivationBlocks(K)][rows]), spread over the pool by rows.
+void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
+                           ActivationBlock* blocks);
+
+// y[m * ldy + n] = (sum_b s[m][b] * C_b[m][n]) * b_scales[n] + bias[n] (bias may be null), the
+// block-wise product of kernels/gemm_s8.h; w must be packed with `blockwise`.
+void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
+                              const float* b_scales, const float* bias, ThreadPool& pool, float* y,
+                              size_t ldy);
 
 // DynamicQuantizeLinear of x[0, n) into q: the parameters from the min and max of all of x
 // (ORT's GetQuantizationParameter), then QuantizeU8; returns them. Split in fixed chunks over

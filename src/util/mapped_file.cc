@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "qclip/error.h"
@@ -13,7 +14,9 @@
 namespace qclip {
 
 std::shared_ptr<MappedFile> MappedFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it. It changes
+  // nothing for regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -34,6 +37,19 @@ std::shared_ptr<MappedFile> MappedFile::Open(const std::string& path) {
   }
   ::close(fd);
   return f;
+}
+
+void MappedFile::DropResidentPages(const void* p, size_t bytes) const {
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  const auto file_begin = reinterpret_cast<uintptr_t>(data_);
+  if (data_ == nullptr || begin < file_begin || bytes > size_ || begin - file_begin > size_ - bytes) {
+    return;
+  }
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page;  // whole pages only
+  const uintptr_t last = (begin + bytes) / page * page;
+  // A private read-only mapping is never dirty, so MADV_DONTNEED loses nothing.
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -19,6 +19,13 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
+  // Gives the pages back to the kernel (they stay mapped and fault back in from the page cache
+  // when read again). After loading, most of a model file has been copied into packed weights;
+  // this keeps those bytes from counting twice in the process's memory.
+  void DropResidentPages() const { DropResidentPages(data_, size_); }
+  // The same for the whole pages within [p, p + bytes); a range outside the file is ignored.
+  void DropResidentPages(const void* p, size_t bytes) const;
+
  private:
   MappedFile() = default;
   std::string path_;

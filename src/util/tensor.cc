@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "kernels/aligned_alloc.h"
 #include "qclip/error.h"
 
 namespace qclip {
@@ -74,15 +75,26 @@ int64_t NumElements(const Shape& s) {
 namespace {
 
 // Largest tensor we allocate: 16 GiB, far above any BiomedCLIP activation; beyond it a shape
-// computed from a hostile file would only exhaust memory.
-constexpr size_t kMaxTensorBytes = size_t{16} << 30;
+// computed from a hostile file would only exhaust memory. Fuzzing builds set a lower limit
+// (QCLIP_MAX_TENSOR_BYTES), so that models asking for huge tensors meet this same check instead
+// of the fuzzer's memory and time limits.
+#ifndef QCLIP_MAX_TENSOR_BYTES
+#define QCLIP_MAX_TENSOR_BYTES (size_t{16} << 30)
+#endif
+constexpr size_t kMaxTensorBytes = QCLIP_MAX_TENSOR_BYTES;
+
+// "the 16 GiB limit"
+std::string LimitText() {
+  const bool gib = kMaxTensorBytes % (size_t{1} << 30) == 0;
+  return "the " + std::to_string(kMaxTensorBytes >> (gib ? 30 : 20)) + (gib ? " GiB" : " MiB") +
+         " limit";
+}
 
 std::shared_ptr<void> AllocateAligned(size_t bytes) {
   if (bytes > kMaxTensorBytes) {
-    throw Error("tensor of " + std::to_string(bytes) + " bytes exceeds the 16 GiB limit");
+    throw Error("tensor of " + std::to_string(bytes) + " bytes exceeds " + LimitText());
   }
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  void* p = AllocateAligned64(bytes);
   if (p == nullptr) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes");
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
@@ -93,8 +105,8 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   size_ = NumElements(shape_);
   const size_t elem = DTypeSize(dtype_);
   if (elem != 0 && static_cast<uint64_t>(size_) > kMaxTensorBytes / elem) {
-    throw Error("tensor " + ShapeToString(shape_) + " of " + DTypeName(dtype_) +
-                " exceeds the 16 GiB limit");
+    throw Error("tensor " + ShapeToString(shape_) + " of " + DTypeName(dtype_) + " exceeds " +
+                LimitText());
   }
   owner_ = AllocateAligned(bytes());
   data_ = owner_.get();

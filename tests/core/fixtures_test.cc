@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -59,8 +60,8 @@ Agreement Compare(const qclip::Tensor& got, const qclip::Tensor& want) {
 
 struct Case {
   fs::path dir;
-  std::string variant;  // fp32, fp16, int8_qint8, ...
-  std::string name;     // case name
+  std::string variant;                                      // fp32, fp16, int8_qint8, ...
+  std::string name;                                         // case name
   std::vector<std::pair<std::string, std::string>> inputs;  // name, file
   std::vector<std::string> outputs;
 };
@@ -94,38 +95,80 @@ void Report(const Case& c, const std::string& output, const char* mode, const Ag
 
 bool IsInt8(const std::string& variant) { return variant.rfind("int8", 0) == 0; }
 
+bool SameBits(const qclip::Tensor& a, const qclip::Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
+}
+
+// INT8 default mode (block-wise activations), the criteria of issue 3, on every output:
+// (a) its mean cosine to ONNX Runtime's FP32 model is at least exact mode's, whenever that is
+//     attainable at all: when the same INT8 model with unquantized activations (kFloat, the
+//     oracle) is itself at least as close as exact mode. Weight rounding makes the oracle
+//     farther on two fixtures (docs/QUANTIZATION.md); no activation scheme can do better there.
+// (b) always: its distance to the oracle, the error the activation scheme controls, is smaller
+//     than exact mode's: 1 - cos(default, oracle) < 1 - cos(exact, oracle).
+void CheckDefaultMode(const Case& c, const qclip::SessionOptions& opts) {
+  qclip::SessionOptions exact_opts = opts, float_opts = opts;
+  exact_opts.exact = true;
+  float_opts.int8_activations = qclip::Int8Activations::kFloat;
+  const std::vector<qclip::Tensor> got = RunCase(c, opts);
+  const std::vector<qclip::Tensor> exact = RunCase(c, exact_opts);
+  const std::vector<qclip::Tensor> oracle = RunCase(c, float_opts);
+  for (size_t o = 0; o < c.outputs.size(); ++o) {
+    const std::string& out = c.outputs[o];
+    const qclip::Tensor fp32 = Reference(c, out, "ort_fp32");
+    const Agreement ours = Compare(got[o], fp32);
+    const Agreement theirs = Compare(exact[o], fp32);
+    const Agreement best = Compare(oracle[o], fp32);
+    Report(c, out, "default-vs-fp32", ours);
+    Report(c, out, "exact-vs-fp32", theirs);
+    Report(c, out, "oracle-vs-fp32", best);
+    if (best.mean_cos >= theirs.mean_cos) {
+      EXPECT_GE(ours.mean_cos, theirs.mean_cos) << out << ": less close to FP32 than exact mode";
+    } else {
+      std::printf(
+          "[fixture] %s/%s %s %s: (a) not attainable, the oracle is %.3g farther from "
+          "FP32 than exact mode\n",
+          c.dir.filename().c_str(), c.variant.c_str(), c.name.c_str(), out.c_str(),
+          theirs.mean_cos - best.mean_cos);
+    }
+    if (SameBits(got[o], exact[o])) {
+      // No activation is quantized (e.g. only a Gather table is INT8): nothing to compare.
+      EXPECT_TRUE(SameBits(got[o], oracle[o])) << out;
+      continue;
+    }
+    const Agreement ours_to_oracle = Compare(got[o], oracle[o]);
+    const Agreement theirs_to_oracle = Compare(exact[o], oracle[o]);
+    std::printf("[fixture] %s/%s %s %s: 1-cos to oracle: default=%.3g exact=%.3g (ratio %.2f)\n",
+                c.dir.filename().c_str(), c.variant.c_str(), c.name.c_str(), out.c_str(),
+                1 - ours_to_oracle.mean_cos, 1 - theirs_to_oracle.mean_cos,
+                (1 - ours_to_oracle.mean_cos) / (1 - theirs_to_oracle.mean_cos));
+    EXPECT_LT(1 - ours_to_oracle.mean_cos, 1 - theirs_to_oracle.mean_cos)
+        << out << ": block-wise activations are farther from the oracle than per-tensor ones";
+  }
+}
+
 // FP32/FP16 files: outputs match ONNX Runtime's to 1e-4 and cosine >= 0.999999 per row.
 // INT8 files, exact mode: ONNX Runtime's per-tensor quantization reproduced, cosine >= 0.9999
-// and max abs <= 1e-2. INT8 default mode (per-row activations): at least as close to the FP32
-// model's outputs as exact mode is.
+// and max abs <= 1e-2. INT8 default mode: CheckDefaultMode.
 void CheckCase(const Case& c, bool exact) {
   qclip::SessionOptions opts;
   opts.threads = 2;
   opts.exact = exact;
+  if (IsInt8(c.variant) && !exact) return CheckDefaultMode(c, opts);
   const std::vector<qclip::Tensor> got = RunCase(c, opts);
   for (size_t o = 0; o < c.outputs.size(); ++o) {
     const std::string& out = c.outputs[o];
     const qclip::Tensor want = Reference(c, out, "ort_" + c.variant);
+    const Agreement a = Compare(got[o], want);
     if (!IsInt8(c.variant)) {
-      const Agreement a = Compare(got[o], want);
       Report(c, out, "vs-ort", a);
       EXPECT_LE(a.max_abs, 1e-4) << out;
       EXPECT_GE(a.min_cos, 0.999999) << out;
-    } else if (exact) {
-      const Agreement a = Compare(got[o], want);
+    } else {
       Report(c, out, "exact-vs-ort", a);
       EXPECT_LE(a.max_abs, 1e-2) << out;
       EXPECT_GE(a.min_cos, 0.9999) << out;
-    } else {
-      qclip::SessionOptions exact_opts = opts;
-      exact_opts.exact = true;
-      const qclip::Tensor exact_out = RunCase(c, exact_opts)[o];
-      const qclip::Tensor fp32 = Reference(c, out, "ort_fp32");
-      const Agreement ours = Compare(got[o], fp32);
-      const Agreement theirs = Compare(exact_out, fp32);
-      Report(c, out, "default-vs-fp32", ours);
-      Report(c, out, "exact-vs-fp32", theirs);
-      EXPECT_GE(ours.mean_cos, theirs.mean_cos) << out << ": per-row quantization is less accurate";
     }
   }
 }
@@ -139,6 +182,69 @@ class FixtureTest : public testing::Test {
   Case case_;
   bool exact_;
 };
+
+// ------------------------------ Batch independence
+
+// Max |a - b| over row `row` of a [rows, n] output `a` and the [1, n] output `b`.
+double RowDifference(const qclip::Tensor& a, int64_t row, const qclip::Tensor& b) {
+  const int64_t n = b.size();
+  double max_abs = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    max_abs =
+        std::max(max_abs, std::fabs(double{a.data<float>()[row * n + i]} - b.data<float>()[i]));
+  }
+  return max_abs;
+}
+
+// Runs `model` on input `name` = `alone` (one row) and = `batch` (that row first, then others of
+// the same length) and returns max |difference| of the first row's embedding.
+double BatchEffect(const fs::path& model, const std::string& name, const qclip::Tensor& alone,
+                   const qclip::Tensor& batch, const qclip::SessionOptions& opts) {
+  auto session = qclip::Session::Load(model.string(), opts);
+  const qclip::Tensor one = session->Run({{name, alone}})[0];
+  const qclip::Tensor many = session->Run({{name, batch}})[0];
+  return RowDifference(many, 0, one);
+}
+
+// In default mode a row's result depends on that row alone: a text run alone and inside a batch
+// of other texts of the same length (no padding, so attention does not mix them either) gives
+// the same embedding, within float rounding. Exact mode's per-tensor scale depends on the batch.
+// (Not so for the image towers in any mode: their patch embedding is an ORT ConvInteger, whose
+// input ONNX quantizes per tensor, over the whole batch.)
+void CheckBatchIndependence(const fs::path& model, const std::string& name,
+                            const qclip::Tensor& alone, const qclip::Tensor& batch) {
+  qclip::SessionOptions opts;
+  opts.threads = 2;
+  const double blockwise = BatchEffect(model, name, alone, batch, opts);
+  opts.exact = true;
+  const double per_tensor = BatchEffect(model, name, alone, batch, opts);
+  std::printf("[batch] %s: max |alone - in batch| default=%.3g exact=%.3g\n", model.c_str(),
+              blockwise, per_tensor);
+  EXPECT_LE(blockwise, 1e-6);
+  EXPECT_GT(per_tensor, blockwise);
+}
+
+TEST(BatchIndependence, Text) {
+  const fs::path dir =
+      fs::path(QCLIP_TEST_DATA) / "models" / "biomedclip_text_tiny_pubmedvocab_legacy_op18";
+  const qclip::Tensor alone = qclip::ReadNpy((dir / "unpadded_b1.in.input_ids.npy").string());
+  const qclip::Tensor others = qclip::ReadNpy((dir / "padded256_b8.in.input_ids.npy").string());
+  // Batch-mates of the same length: [CLS], the words of another text repeated, [SEP].
+  const int64_t length = alone.dim(1), mates = 3;
+  qclip::Tensor batch(qclip::DType::kInt64, {1 + mates, length});
+  std::memcpy(batch.data<int64_t>(), alone.data<int64_t>(), alone.bytes());
+  for (int64_t m = 0; m < mates; ++m) {
+    const int64_t* text = others.data<int64_t>() + m * others.dim(1);
+    int64_t words = 0;  // ids between [CLS] and [SEP]
+    while (words + 2 < others.dim(1) && text[words + 2] != 0) ++words;
+    ASSERT_GT(words, 0);
+    int64_t* row = batch.data<int64_t>() + (1 + m) * length;
+    row[0] = text[0];
+    for (int64_t i = 1; i + 1 < length; ++i) row[i] = text[1 + (i - 1) % words];
+    row[length - 1] = text[words + 1];
+  }
+  CheckBatchIndependence(dir / "int8_qint8.onnx", "input_ids", alone, batch);
+}
 
 void RegisterFolder(const std::string& suite, const fs::path& models) {
   if (!fs::is_directory(models)) return;
@@ -175,8 +281,9 @@ void RegisterFolder(const std::string& suite, const fs::path& models) {
           c.variant = v;
           const std::string test = dir.filename().string() + "/" + v + "/" + c.name +
                                    (IsInt8(v) ? (exact ? "/exact" : "/default") : "");
-          testing::RegisterTest(suite.c_str(), test.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                                [c, exact]() -> testing::Test* { return new FixtureTest(c, exact); });
+          testing::RegisterTest(
+              suite.c_str(), test.c_str(), nullptr, nullptr, __FILE__, __LINE__,
+              [c, exact]() -> testing::Test* { return new FixtureTest(c, exact); });
         }
       }
     }

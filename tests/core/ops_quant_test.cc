@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "kernels/quantize.h"
 #include "op_values.h"
 
 namespace qclip::test {
@@ -382,17 +383,41 @@ LinearCase MakeLinearCase(DType w_type, bool per_channel, std::mt19937& rng, int
   return lc;
 }
 
-Tensor RunQuantizedLinear(const LinearCase& lc, bool exact, bool with_bias = true,
-                          int threads = 1) {
+// Runs QuantizedLinear as the interpreter does (RunOp has no KernelInit options): W, its scale
+// and zero point and the bias constant at load, the kernel prepared for `mode`.
+Tensor RunQuantizedLinear(const LinearCase& lc, Int8Activations mode, bool exact = false,
+                          bool with_bias = true, int threads = 1) {
   std::vector<Tensor> inputs = {lc.x, lc.w, lc.w_scale, lc.w_zp};
   if (with_bias) inputs.push_back(lc.bias);
-  OpCall c = Call("QuantizedLinear", inputs);
-  c.domain = "qclip";
-  c.opset = 1;
-  c.constant_at_load = {false, true, true, true, true};
-  c.exact = exact;
-  c.threads = threads;
-  return RunOp(c)[0];
+  Node node;
+  node.name = "QuantizedLinear_test";
+  node.op_type = "QuantizedLinear";
+  node.domain = "qclip";
+  for (size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back(static_cast<int>(i));
+  node.outputs.push_back(static_cast<int>(inputs.size()));
+  const OpSchema* schema = BuiltinOps().Find("qclip", "QuantizedLinear", 1);
+  KernelInit init{node, schema->since_version, {}};
+  init.int8_activations = mode;
+  std::vector<const Tensor*> in;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    init.constants.push_back(i == 0 ? nullptr : &inputs[i]);
+    in.push_back(&inputs[i]);
+  }
+  const std::unique_ptr<OpKernel> kernel = schema->make(init);
+  std::vector<Tensor> meta(1);
+  kernel->Infer(in, &meta);
+  Tensor y(meta[0].dtype(), meta[0].shape());
+  ThreadPool pool(threads);
+  RunContext ctx{&pool, exact};
+  kernel->Run(in, {&y}, ctx);
+  return y;
+}
+
+// Exact mode, as the interpreter sets it up (RunContext::exact).
+Tensor RunQuantizedLinear(const LinearCase& lc, bool exact, bool with_bias = true,
+                          int threads = 1) {
+  return RunQuantizedLinear(lc, exact ? Int8Activations::kPerTensor : Int8Activations::kBlockwise,
+                            exact, with_bias, threads);
 }
 
 // ORT's unfused graph, with our DynamicQuantizeLinear and MatMulInteger and the float tail
@@ -507,24 +532,110 @@ double RelativeError(const Tensor& y, const std::vector<float>& reference) {
   return max_error / max_abs;
 }
 
-TEST(QuantizedLinearTest, PerRowModeIsCloseToFloat32) {
+// The block-wise formula of kernels/gemm_s8.h written out: each block of 32 values of a row
+// quantized as DynamicQuantizeLinear would quantize it alone, exact integer block sums, then
+// y = (sum_b s_b * float(C_b)) * w_scale + bias in that order.
+std::vector<float> BlockwiseLinear(const LinearCase& lc) {
+  const int64_t K = lc.w.dim(0), N = lc.w.dim(1), rows = lc.x.size() / K;
+  std::vector<float> y(static_cast<size_t>(rows * N));
+  std::vector<uint8_t> q(static_cast<size_t>(K));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = lc.x.data<float>() + r * K;
+    std::vector<QuantParams> params;
+    for (int64_t begin = 0; begin < K; begin += 32) {
+      const int64_t len = std::min<int64_t>(32, K - begin);
+      const QuantParams p = DynamicQuantParamsU8(*std::min_element(x + begin, x + begin + len),
+                                                 *std::max_element(x + begin, x + begin + len));
+      QuantizeU8(x + begin, static_cast<size_t>(len), p.scale, p.zero_point, q.data() + begin);
+      params.push_back(p);
+    }
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t c = lc.w_scale.size() == 1 ? 0 : n;
+      float acc = 0.0f;
+      for (int64_t begin = 0, b = 0; begin < K; begin += 32, ++b) {
+        int64_t sum = 0;
+        for (int64_t k = begin; k < std::min<int64_t>(K, begin + 32); ++k) {
+          sum += (q[k] - params[b].zero_point) * int64_t{At8(lc.w, k * N + n) - At8(lc.w_zp, c)};
+        }
+        const float product = params[b].scale * static_cast<float>(sum);
+        acc = acc + product;
+      }
+      const float scaled = acc * lc.w_scale.data<float>()[c];
+      y[r * N + n] = scaled + lc.bias.data<float>()[n];
+    }
+  }
+  return y;
+}
+
+TEST(QuantizedLinearTest, BlockwiseModeMatchesItsFormulaBitForBit) {
+  std::mt19937 rng(10);
+  for (DType w_type : {DType::kInt8, DType::kUInt8}) {
+    for (bool per_channel : {false, true}) {
+      for (int64_t K : {31, 70, 200}) {
+        const LinearCase lc = MakeLinearCase(w_type, per_channel, rng, K, 100);
+        const Tensor y = RunQuantizedLinear(lc, Int8Activations::kBlockwise);
+        const std::vector<float> expected = BlockwiseLinear(lc);
+        ASSERT_EQ(0, std::memcmp(y.data<float>(), expected.data(), y.bytes()))
+            << DTypeName(w_type) << " per_channel=" << per_channel << " K=" << K;
+      }
+    }
+  }
+}
+
+TEST(QuantizedLinearTest, FloatModeIsTheFloat32Product) {
+  std::mt19937 rng(11);
+  for (DType w_type : {DType::kInt8, DType::kUInt8}) {
+    const LinearCase lc = MakeLinearCase(w_type, /*per_channel=*/true, rng);
+    EXPECT_LT(RelativeError(RunQuantizedLinear(lc, Int8Activations::kFloat), Float32Linear(lc)),
+              1e-6);
+  }
+}
+
+TEST(QuantizedLinearTest, BlockwiseModeIsCloserToFloat32) {
   std::mt19937 rng(7);
   for (DType w_type : {DType::kInt8, DType::kUInt8}) {
     const LinearCase lc = MakeLinearCase(w_type, /*per_channel=*/true, rng);
     const std::vector<float> reference = Float32Linear(lc);
-    const double per_row = RelativeError(RunQuantizedLinear(lc, /*exact=*/false), reference);
+    const double blockwise = RelativeError(RunQuantizedLinear(lc, /*exact=*/false), reference);
     const double per_tensor = RelativeError(RunQuantizedLinear(lc, /*exact=*/true), reference);
-    EXPECT_LT(per_row, 0.01);
-    EXPECT_LE(per_row, per_tensor);  // the outlier token no longer coarsens the others
+    EXPECT_LT(blockwise, 0.01);
+    EXPECT_LT(blockwise, per_tensor);  // the outlier token and channel no longer coarsen the rest
   }
+}
+
+// A row's result depends on that row alone: computed with the others or by itself, the same bits.
+TEST(QuantizedLinearTest, BlockwiseRowsAreIndependent) {
+  std::mt19937 rng(12);
+  const LinearCase lc = MakeLinearCase(DType::kInt8, false, rng, 70, 100);
+  const Tensor all = RunQuantizedLinear(lc, Int8Activations::kBlockwise);
+  for (int64_t row : {0, 7, 9}) {
+    LinearCase one = lc;
+    one.x = Tensor(DType::kFloat32, {1, 70});
+    std::memcpy(one.x.data<float>(), lc.x.data<float>() + row * 70, 70 * sizeof(float));
+    const Tensor y = RunQuantizedLinear(one, Int8Activations::kBlockwise);
+    EXPECT_EQ(0, std::memcmp(y.data<float>(), all.data<float>() + row * 100, y.bytes()))
+        << "row " << row;
+  }
+}
+
+// kFloat and kPerTensor kernels, and a kernel built for kBlockwise but run in exact mode.
+TEST(QuantizedLinearTest, ModesAndExactMode) {
+  std::mt19937 rng(13);
+  const LinearCase lc = MakeLinearCase(DType::kUInt8, true, rng);
+  const Tensor per_tensor = RunQuantizedLinear(lc, Int8Activations::kPerTensor);
+  const Tensor exact = RunQuantizedLinear(lc, Int8Activations::kBlockwise, /*exact=*/true);
+  EXPECT_EQ(0, std::memcmp(per_tensor.data<float>(), exact.data<float>(), exact.bytes()));
+  const std::vector<float> unfused = UnfusedChain(lc, true);
+  EXPECT_EQ(0, std::memcmp(per_tensor.data<float>(), unfused.data(), per_tensor.bytes()));
 }
 
 TEST(QuantizedLinearTest, ResultsDoNotDependOnThreads) {
   std::mt19937 rng(8);
   const LinearCase lc = MakeLinearCase(DType::kUInt8, false, rng, 200, 300);
-  for (bool exact : {false, true}) {
-    const Tensor one = RunQuantizedLinear(lc, exact, true, 1);
-    const Tensor two = RunQuantizedLinear(lc, exact, true, 2);
+  for (Int8Activations mode :
+       {Int8Activations::kBlockwise, Int8Activations::kPerTensor, Int8Activations::kFloat}) {
+    const Tensor one = RunQuantizedLinear(lc, mode, false, true, 1);
+    const Tensor two = RunQuantizedLinear(lc, mode, false, true, 2);
     EXPECT_EQ(0, std::memcmp(one.data<float>(), two.data<float>(), one.bytes()));
   }
 }

@@ -1,7 +1,11 @@
 #include "kernels/gemm_s8.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "hwy/aligned_allocator.h"
@@ -139,7 +143,7 @@ TEST(GemmS8PackTest, PacksTransposedWeights) {
     for (size_t n = 0; n < N; ++n) b_t[n * K + k] = b[k * N + n];
   }
   const size_t size = PackedWeightsS8Size(K, N);
-  ASSERT_EQ(size, 2 * 10 * 64 * 4u);
+  ASSERT_EQ(size, 2 * 16 * 64 * 4u);  // 2 panels x K padded to 64 (whole blocks) x 64 columns
   const auto packed = Pack(b.data(), K, N, N, 1);
   const auto packed_t = Pack(b_t.data(), K, N, 1, K);
   EXPECT_EQ(0, memcmp(packed.get(), packed_t.get(), size));
@@ -261,6 +265,196 @@ TEST_P(GemmS8Test, DequantizeEpilogue) {
       }
     }
   }
+}
+
+// ------------------------------ Block-wise product
+
+// Random block-quantized activations: per row and block a scale and a zero point, and the
+// ActivationBlock terms (block-major, with a stride past `rows`, at an offset).
+struct BlockTerms {
+  size_t stride;
+  std::vector<float> scales;  // [block][stride]
+  std::vector<int32_t> zps;   // [block][stride]
+  std::vector<ActivationBlock> storage;
+  const ActivationBlock* data() const { return storage.data() + 1; }
+
+  BlockTerms(MatrixU8& a, std::mt19937& rng, int zp_max = 255) : stride(a.rows + 3) {
+    const size_t blocks = ActivationBlocks(a.K);
+    std::uniform_int_distribution<int32_t> zero(0, zp_max);
+    std::uniform_real_distribution<float> log_scale(-12.0f, 0.0f);
+    scales.resize(blocks * stride);
+    zps.resize(blocks * stride);
+    storage.resize(1 + blocks * stride);
+    for (size_t b = 0; b < blocks; ++b) {
+      const size_t begin = b * kActivationBlock, len = std::min(kActivationBlock, a.K - begin);
+      for (size_t m = 0; m < a.rows; ++m) {
+        const size_t i = b * stride + m;
+        scales[i] = std::exp2(log_scale(rng));
+        zps[i] = zero(rng);
+        int32_t sum = 0;
+        for (size_t k = begin; k < begin + len; ++k) sum += a.at(m, k);
+        storage[1 + i] = MakeActivationBlock(scales[i], zps[i], sum, len);
+      }
+    }
+  }
+};
+
+// The scalar reference: per block the exact sum of (a - zp) * (b - b_zp), then in float
+// acc = acc + scale * sum, y = acc * b_scale + bias: the order gemm_s8.h specifies.
+float ReferenceBlockwise(MatrixU8& a, const BlockTerms& at, const std::vector<int8_t>& b, size_t N,
+                         const std::vector<int32_t>& b_zp, const float* b_scales, const float* bias,
+                         size_t m, size_t n) {
+  float acc = 0.0f;
+  for (size_t begin = 0, blk = 0; begin < a.K; begin += kActivationBlock, ++blk) {
+    const size_t i = blk * at.stride + m;
+    int64_t sum = 0;
+    for (size_t k = begin; k < std::min(a.K, begin + kActivationBlock); ++k) {
+      sum += int64_t{a.at(m, k) - at.zps[i]} * (b[k * N + n] - b_zp[n]);
+    }
+    const float product = at.scales[i] * static_cast<float>(sum);
+    acc = acc + product;
+  }
+  const float y = acc * b_scales[n];
+  return bias != nullptr ? y + bias[n] : y;
+}
+
+// Runs MatMulBlockwiseU8S8 over columns [col_begin, col_end) into a strided, misaligned output
+// whose other elements must stay untouched; compares bit for bit with the reference.
+void CheckBlockwise(MatrixU8& a, const BlockTerms& at, const std::vector<int8_t>& b, size_t N,
+                    const std::vector<int32_t>& b_zp, std::mt19937& rng, size_t col_begin,
+                    size_t col_end, bool with_bias) {
+  const size_t K = a.K;
+  const auto packed = Pack(b.data(), K, N, N, 1);
+  auto b_terms = hwy::AllocateAligned<int32_t>(PackedBlockTermsS8Size(K, N) + 1);
+  PackBlockTermsS8(b.data(), K, N, N, 1, b_zp.data(), b_terms.get() + 1);  // misaligned
+  std::uniform_real_distribution<float> scale(1e-4f, 1e-2f);
+  std::vector<float> b_scales(N + 1), bias(N + 1);
+  for (size_t n = 0; n < N; ++n) {
+    b_scales[1 + n] = scale(rng);
+    bias[1 + n] = scale(rng) * 100.0f - 0.5f;
+  }
+  BlockwiseGemmTerms terms;
+  terms.a_blocks = at.data();
+  terms.a_stride = at.stride;
+  terms.b_terms = b_terms.get() + 1;
+  terms.b_scales = b_scales.data() + 1;
+  terms.bias = with_bias ? bias.data() + 1 : nullptr;
+  const size_t ldy = N + 5;
+  constexpr float kUntouched = 12345.0f;
+  std::vector<float> y(1 + a.rows * ldy, kUntouched);
+  MatMulBlockwiseU8S8(a.data(), a.lda, a.rows, K, packed.get(), N, col_begin, col_end, terms,
+                      y.data() + 1, ldy);
+  for (size_t m = 0; m < a.rows; ++m) {
+    for (size_t j = 0; j < ldy; ++j) {
+      const float actual = y[1 + m * ldy + j];
+      const size_t n = col_begin + j;
+      if (n < col_end) {
+        const float expected =
+            ReferenceBlockwise(a, at, b, N, b_zp, terms.b_scales, terms.bias, m, n);
+        ASSERT_EQ(actual, expected)
+            << "M=" << a.rows << " K=" << K << " N=" << N << " m=" << m << " n=" << n;
+      } else {
+        ASSERT_EQ(actual, kUntouched) << "wrote outside the tile at m=" << m << " j=" << j;
+      }
+    }
+  }
+}
+
+std::vector<int32_t> RandomZeroPoints(size_t N, std::mt19937& rng) {
+  std::uniform_int_distribution<int32_t> dist(-128, 127);
+  std::vector<int32_t> zp(N);
+  for (int32_t& v : zp) v = dist(rng);
+  return zp;
+}
+
+TEST_P(GemmS8Test, BlockwiseMatchesReferenceOnAwkwardShapes) {
+  std::mt19937 rng(21);
+  // Rows around the tile heights (6 with AVX-512, else 2), K around the 4-byte groups and the
+  // 32-value blocks, N around the vector widths and the 64-column panels (4 * 16 + 1).
+  for (size_t M : {0, 1, 2, 5, 6, 7, 13}) {
+    for (size_t K : {0, 1, 3, 4, 5, 31, 32, 33, 63, 65, 100}) {
+      for (size_t N : {1, 2, 15, 16, 17, 33, 64, 65}) {
+        MatrixU8 a = RandomActivations(M, K, rng);
+        const BlockTerms at(a, rng);
+        CheckBlockwise(a, at, RandomWeights(K, N, rng), N, RandomZeroPoints(N, rng), rng, 0, N,
+                       (M + K + N) % 2 == 0);
+      }
+    }
+  }
+}
+
+TEST_P(GemmS8Test, BlockwiseLargerAndColumnRanges) {
+  std::mt19937 rng(22);
+  MatrixU8 a = RandomActivations(40, 197, rng);
+  const BlockTerms at(a, rng);
+  const std::vector<int8_t> b = RandomWeights(197, 197, rng);
+  const std::vector<int32_t> zp = RandomZeroPoints(197, rng);
+  CheckBlockwise(a, at, b, 197, zp, rng, 0, 197, true);
+  CheckBlockwise(a, at, b, 197, zp, rng, 64, 128, true);
+  CheckBlockwise(a, at, b, 197, zp, rng, 64, 100, false);
+  CheckBlockwise(a, at, b, 197, zp, rng, 192, 197, true);
+}
+
+// The largest block sums: |sum (a - zp)(b - b_zp)| = 32 * 255 * 255, and zero-point terms at the
+// ends of their int16 halves. Sums stay exact; their float conversion too (below 2^24).
+TEST_P(GemmS8Test, BlockwiseExtremeValues) {
+  std::mt19937 rng(23);
+  for (const auto& [a_value, zp, b_value, b_zp] :
+       {std::tuple<int, int, int, int>{255, 0, -128, 127},
+        {0, 255, 127, -128},
+        {255, 255, -128, -128},
+        {255, 0, 127, -128}}) {
+    for (size_t K : {32, 33, 64, 768}) {
+      MatrixU8 a = RandomActivations(7, K, rng);
+      for (size_t m = 0; m < a.rows; ++m) {
+        for (size_t k = 0; k < K; ++k) a.at(m, k) = static_cast<uint8_t>(a_value);
+      }
+      BlockTerms at(a, rng);
+      for (size_t i = 0; i < at.zps.size(); ++i) {
+        at.zps[i] = zp;
+        const size_t blk = i / at.stride, m = i % at.stride;
+        if (m >= a.rows) continue;
+        const size_t len = std::min(kActivationBlock, K - blk * kActivationBlock);
+        at.storage[1 + i] =
+            MakeActivationBlock(at.scales[i], zp, a_value * static_cast<int32_t>(len), len);
+      }
+      std::vector<int8_t> b(K * 65, static_cast<int8_t>(b_value));
+      b[3] = 0;  // one different weight in column 3
+      CheckBlockwise(a, at, b, 65, std::vector<int32_t>(65, b_zp), rng, 0, 65, true);
+    }
+  }
+}
+
+TEST(GemmS8PackTest, PackBlockTerms) {
+  std::mt19937 rng(24);
+  const size_t K = 70, N = 70;  // 3 blocks (32, 32, 6), 2 panels
+  const std::vector<int8_t> b = RandomWeights(K, N, rng);
+  const std::vector<int32_t> zp = RandomZeroPoints(N, rng);
+  ASSERT_EQ(PackedBlockTermsS8Size(K, N), 2 * 3 * 64u);
+  std::vector<int32_t> terms(PackedBlockTermsS8Size(K, N), 0x5A5A5A5A);
+  PackBlockTermsS8(b.data(), K, N, N, 1, zp.data(), terms.data());
+  for (size_t n = 0; n < 2 * 64; ++n) {
+    for (size_t blk = 0; blk < 3; ++blk) {
+      const int32_t packed = terms[(n / 64 * 3 + blk) * 64 + n % 64];
+      if (n >= N) {
+        ASSERT_EQ(packed, 0);
+        continue;
+      }
+      int32_t sum = 0;
+      for (size_t k = blk * 32; k < std::min(K, blk * 32 + 32); ++k) sum += b[k * N + n];
+      ASSERT_EQ(static_cast<int16_t>(packed & 0xFFFF), sum) << "n=" << n << " block=" << blk;
+      ASSERT_EQ(static_cast<int16_t>(static_cast<uint32_t>(packed) >> 16), zp[n]);
+    }
+  }
+}
+
+TEST(GemmS8PackTest, MakeActivationBlock) {
+  const ActivationBlock block = MakeActivationBlock(0.5f, 255, 32 * 255, 32);
+  EXPECT_EQ(block.scale, 0.5f);
+  EXPECT_EQ(static_cast<int16_t>(block.zero_point_terms & 0xFFFF), -255);
+  EXPECT_EQ(static_cast<int16_t>(static_cast<uint32_t>(block.zero_point_terms) >> 16), 0);
+  const ActivationBlock low = MakeActivationBlock(1.0f, 255, 0, 32);  // sum - len * zp = -8160
+  EXPECT_EQ(static_cast<int16_t>(static_cast<uint32_t>(low.zero_point_terms) >> 16), 8160);
 }
 
 }  // namespace

@@ -176,5 +176,64 @@ TEST_P(QuantizeTest, DynamicQuantizeRows) {
   }
 }
 
+// Block-wise: every block quantized as DynamicQuantizeLinear would quantize it alone, its
+// parameters and the sum of its values block-major at a stride past `rows`.
+TEST_P(QuantizeTest, DynamicQuantizeBlocks) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-2.0f, 5.0f);
+  const size_t block = 32;
+  for (size_t cols = 0; cols <= 4 * 16 + 1; ++cols) {
+    for (size_t x_offset : {0, 1}) {
+      const size_t rows = 4, ldx = cols + 3, ldq = cols + 2, ld_params = rows + 1;
+      const size_t blocks = (cols + block - 1) / block;
+      std::vector<float> x(x_offset + rows * ldx);
+      for (float& v : x) v = dist(rng);
+      float* x0 = x.data() + x_offset;                           // misaligned when x_offset is 1
+      for (size_t c = 0; c < cols; ++c) x0[1 * ldx + c] = 0.0f;  // all-zero row
+      for (size_t c = 0; c < cols; ++c) x0[2 * ldx + c] = -1.0f - 0.1f * c;     // all negative
+      for (size_t c = 0; c < cols && c < block; ++c) x0[3 * ldx + c] *= 40.0f;  // outlier block
+      std::vector<uint8_t> q(1 + rows * ldq, 0xCD);
+      std::vector<QuantParams> params(blocks * ld_params, QuantParams{-1.0f, -1});
+      std::vector<int32_t> sums(blocks * ld_params, -1);
+      DynamicQuantizeBlocksU8(x0, ldx, rows, cols, block, q.data() + 1, ldq, params.data(),
+                              sums.data(), ld_params);
+      for (size_t r = 0; r < rows; ++r) {
+        const float* row = x0 + r * ldx;
+        for (size_t b = 0; b < blocks; ++b) {
+          const size_t begin = b * block, end = std::min(cols, begin + block);
+          const QuantParams expected = DynamicQuantParamsU8(
+              *std::min_element(row + begin, row + end), *std::max_element(row + begin, row + end));
+          const QuantParams& p = params[b * ld_params + r];
+          ASSERT_EQ(p.scale, expected.scale) << "cols=" << cols << " r=" << r << " b=" << b;
+          ASSERT_EQ(p.zero_point, expected.zero_point);
+          int32_t sum = 0;
+          for (size_t c = begin; c < end; ++c) {
+            const uint8_t want = ReferenceQuantize<uint8_t>(row[c], p.scale, p.zero_point);
+            ASSERT_EQ(q[1 + r * ldq + c], want) << "cols=" << cols << " r=" << r << " c=" << c;
+            sum += want;
+          }
+          ASSERT_EQ(sums[b * ld_params + r], sum);
+        }
+        for (size_t c = cols; c < ldq; ++c) {
+          ASSERT_EQ(q[1 + r * ldq + c], 0xCD) << "wrote past the row, cols=" << cols;
+        }
+        for (size_t b = 0; b < blocks; ++b) {
+          const QuantParams& p = params[b * ld_params + r];
+          if (r == 1) {
+            EXPECT_EQ(p.scale, 1.0f);  // all zero
+            EXPECT_EQ(p.zero_point, 0);
+          }
+          if (r == 2) {
+            EXPECT_EQ(p.zero_point, 255);  // all negative: zero point at the top
+          }
+        }
+      }
+      for (size_t b = 0; b < blocks; ++b) {  // the padding column of params is untouched
+        ASSERT_EQ(sums[b * ld_params + rows], -1);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qclip
