@@ -15,4 +15,18 @@ std::string FormatTimings(std::vector<double> ms) {
   return buf;
 }
 
+std::string FormatBytes(uint64_t bytes) {
+  char buf[32];
+  if (bytes < 1000) {
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(bytes));
+  } else if (bytes < 1000 * 1000) {
+    std::snprintf(buf, sizeof(buf), "%.1f kB", bytes / 1e3);
+  } else if (bytes < 1000ull * 1000 * 1000) {
+    std::snprintf(buf, sizeof(buf), "%.2f MB", bytes / 1e6);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2f GB", bytes / 1e9);
+  }
+  return buf;
+}
+
 }  // namespace qclip::cli

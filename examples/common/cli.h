@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -29,5 +30,8 @@ inline double NowMs() {
 
 // Median and minimum of timings in milliseconds; "median_ms=… min_ms=…".
 std::string FormatTimings(std::vector<double> ms);
+
+// A byte count for people: "1.27 MB" (decimal units, as file managers show them).
+std::string FormatBytes(uint64_t bytes);
 
 }  // namespace qclip::cli
