@@ -8,6 +8,8 @@ pkgs=(
   libstb-dev libeigen3-dev libopenblas-dev libutf8proc-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjpeg62-turbo-dev
+  clang libclang-rt-dev llvm  # scripts/fuzz.sh: libFuzzer and llvm-symbolizer for its reports
+  python3-torch python3-onnx python3-numpy  # models/export_biomedclip.py, its test, demo.sh
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -154,7 +154,8 @@ struct Float16Graph : ValueUses {
                                   [&](int v) { return v >= 0 && graph_output[v]; })) {
       return false;
     }
-    const size_t checked_inputs = IsOneOf(n, {"Concat", "Max", "Min"}) ? 1 : n.inputs.size();
+    const bool variadic = IsOneOf(n, {"Concat", "Max", "Min"});
+    const size_t checked_inputs = variadic ? std::min<size_t>(1, n.inputs.size()) : n.inputs.size();
     bool half_input = false;
     for (size_t i = 0; i < checked_inputs; ++i) {
       const int v = n.inputs[i];
@@ -162,7 +163,8 @@ struct Float16Graph : ValueUses {
       half_input = true;
       if (producer[v] >= 0 && !NeedsCast(producer[v])) return false;
     }
-    const size_t checked_outputs = Is(n, "Split") ? 1 : n.outputs.size();
+    const size_t checked_outputs =
+        Is(n, "Split") ? std::min<size_t>(1, n.outputs.size()) : n.outputs.size();
     bool half_output = false;
     for (size_t i = 0; i < checked_outputs; ++i) {
       const int v = n.outputs[i];
@@ -212,20 +214,23 @@ void UseOrtLayerNormEpsilon(Graph& g, const Float16Graph& f) {
     }
     return axes == std::vector<int64_t>{-1};
   };
+  // A node's first input or output, -1 if it has none: a file can give a node any number.
+  const auto in0 = [](const Node& n) { return n.inputs.empty() ? -1 : n.inputs[0]; };
+  const auto out0 = [](const Node& n) { return n.outputs.empty() ? -1 : n.outputs[0]; };
   auto next = [&](int v, const char* op) {
     const int k = f.OnlyReader(v);
     return k >= 0 && Is(g.nodes[k], op) ? k : -1;
   };
   for (const Node& pow : g.nodes) {
-    if (!Is(pow, "Pow") || !f.half[pow.outputs[0]]) continue;
-    const int mean_k = next(pow.outputs[0], "ReduceMean");
+    if (!Is(pow, "Pow") || out0(pow) < 0 || in0(pow) < 0 || !f.half[out0(pow)]) continue;
+    const int mean_k = next(out0(pow), "ReduceMean");
     if (mean_k < 0 || !reads_last_axis(g.nodes[mean_k])) continue;
-    const int var = g.nodes[mean_k].outputs[0];
+    const int var = out0(g.nodes[mean_k]);
     const int add_k = next(var, "Add");
-    const int sqrt_k = add_k < 0 ? -1 : next(g.nodes[add_k].outputs[0], "Sqrt");
-    const int div_k = sqrt_k < 0 ? -1 : next(g.nodes[sqrt_k].outputs[0], "Div");
-    if (div_k < 0 || g.nodes[div_k].inputs[0] != pow.inputs[0]) continue;
-    const int mul_k = next(g.nodes[div_k].outputs[0], "Mul");
+    const int sqrt_k = add_k < 0 ? -1 : next(out0(g.nodes[add_k]), "Sqrt");
+    const int div_k = sqrt_k < 0 ? -1 : next(out0(g.nodes[sqrt_k]), "Div");
+    if (div_k < 0 || in0(g.nodes[div_k]) != in0(pow)) continue;
+    const int mul_k = next(out0(g.nodes[div_k]), "Mul");
     if (mul_k < 0) continue;
     const std::vector<int>& mul_in = g.nodes[mul_k].inputs;
     const bool has_scale = std::any_of(mul_in.begin(), mul_in.end(), [&](int v) {
@@ -234,7 +239,8 @@ void UseOrtLayerNormEpsilon(Graph& g, const Float16Graph& f) {
     Node& add = g.nodes[add_k];
     if (!has_scale || add.inputs.size() != 2) continue;
     int& eps = add.inputs[add.inputs[0] == var ? 1 : 0];
-    if (!g.values[eps].is_constant() || g.values[eps].constant.dtype() != DType::kFloat16) {
+    if (eps < 0 || !g.values[eps].is_constant() ||
+        g.values[eps].constant.dtype() != DType::kFloat16) {
       continue;
     }
     Tensor ort_eps(DType::kFloat32, g.values[eps].constant.shape());

@@ -122,7 +122,14 @@ std::unique_ptr<Interpreter::Bound> Interpreter::Acquire(const std::vector<Tenso
     it = plans_.emplace(std::move(key), std::move(entry)).first;
   }
   PlanEntry& entry = it->second;
-  if (entry.idle.empty()) return std::make_unique<Bound>(entry.plan);
+  if (entry.idle.empty()) {
+    try {
+      return std::make_unique<Bound>(entry.plan);
+    } catch (const Error& e) {  // the arena is one tensor: name the model and what it is
+      throw Error(graph_.path + ": the activations for these input shapes need " +
+                  std::to_string(entry.plan->arena_bytes) + " bytes: " + e.what());
+    }
+  }
   std::unique_ptr<Bound> bound = std::move(entry.idle.back());
   entry.idle.pop_back();
   return bound;

@@ -1,5 +1,6 @@
 #include "graph/passes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -7,7 +8,20 @@ namespace qclip {
 
 namespace {
 
-bool Is(const Node& n, const char* op) { return IsOnnxOp(n, op); }
+// Whether n is the ONNX op `op` with the inputs and outputs the patterns below read: its first
+// one input (two for binary ops) and every output present. A file can give a node any number of
+// inputs and outputs, some omitted (-1), and kernels check them only after these passes ran.
+bool Is(const Node& n, const char* op) {
+  if (!IsOnnxOp(n, op)) return false;
+  const bool binary = std::strcmp(op, "Add") == 0 || std::strcmp(op, "Sub") == 0 ||
+                      std::strcmp(op, "Mul") == 0 || std::strcmp(op, "Div") == 0 ||
+                      std::strcmp(op, "Pow") == 0 || std::strcmp(op, "MatMulInteger") == 0;
+  const size_t read = binary ? 2 : 1;
+  const auto present = [](int v) { return v >= 0; };
+  return n.inputs.size() >= read &&
+         std::all_of(n.inputs.begin(), n.inputs.begin() + read, present) && !n.outputs.empty() &&
+         std::all_of(n.outputs.begin(), n.outputs.end(), present);
+}
 
 // The value of a constant float32 scalar (any shape with one element), or NAN.
 float ScalarValue(const Graph& g, int v) {

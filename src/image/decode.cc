@@ -184,27 +184,54 @@ std::string JpegStructureProblem(const uint8_t* data, size_t size) {
   return "truncated JPEG (no End Of Image marker)";
 }
 
-// stb_image ignores a short read of PNM samples (the buffer keeps what it held). The header is
-// "P5"/"P6", then width, height and maxval separated by whitespace or #-comments, then one
-// whitespace byte, the way stb parses it.
-bool PnmHasAllSamples(const uint8_t* data, size_t size, const Layout& layout) {
+// Whether a PNG's first IDAT chunk is empty. stb_image 2.27 allocates its buffer for the
+// compressed data at the first IDAT with data, and copies every IDAT's data into it: an empty
+// one before that is a memcpy to a null pointer (undefined behaviour). No encoder writes one;
+// such files are refused. Chunks are walked as stb walks them: length, type, data, CRC.
+bool PngStartsWithEmptyIdat(const uint8_t* data, size_t size) {
+  for (size_t pos = 8; pos <= size && size - pos >= 8;) {
+    const uint32_t length = ReadBigEndian32(data + pos);
+    if (std::memcmp(data + pos + 4, "IDAT", 4) == 0) return length == 0;
+    pos += size_t{12} + length;
+  }
+  return false;
+}
+
+// A PNM header as stb_image parses it: "P5"/"P6", then width, height and maxval separated by
+// whitespace or #-comments, then one whitespace byte before the samples.
+struct PnmHeader {
+  int64_t numbers[3] = {};  // width, height, maxval
+  size_t samples_start = 0;
+};
+
+// Returns false when a number of the header does not fit an int: stb_image 2.27 accumulates
+// them in an int without checking, which overflows (fixed upstream in 2.28).
+bool ReadPnmHeader(const uint8_t* data, size_t size, PnmHeader* header) {
   const auto is_space = [](uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
   size_t pos = 2;
-  int64_t maxval = 0;  // the last of the three numbers
-  for (int field = 0; field < 3; ++field) {
+  for (int64_t& number : header->numbers) {
     for (;;) {
       while (pos < size && is_space(data[pos])) ++pos;
       if (pos >= size || data[pos] != '#') break;
       while (pos < size && data[pos] != '\n' && data[pos] != '\r') ++pos;
     }
-    for (maxval = 0; pos < size && data[pos] >= '0' && data[pos] <= '9'; ++pos) {
-      maxval = std::min<int64_t>(maxval * 10 + (data[pos] - '0'), 1 << 20);
+    for (number = 0; pos < size && data[pos] >= '0' && data[pos] <= '9'; ++pos) {
+      number = number * 10 + (data[pos] - '0');
+      if (number > std::numeric_limits<int>::max()) return false;
     }
   }
-  pos += 1;
-  const int64_t sample_bytes = maxval > 255 ? 2 : 1;
+  header->samples_start = pos + 1;
+  return true;
+}
+
+// stb_image ignores a short read of PNM samples (the buffer keeps what it held).
+bool PnmHasAllSamples(const uint8_t* data, size_t size, const Layout& layout) {
+  PnmHeader header;
+  if (!ReadPnmHeader(data, size, &header)) return false;
+  const int64_t sample_bytes = header.numbers[2] > 255 ? 2 : 1;
   const int64_t needed = layout.width * layout.height * layout.channels * sample_bytes;
-  return pos <= size && static_cast<int64_t>(size - pos) >= needed;
+  return header.samples_start <= size &&
+         static_cast<int64_t>(size - header.samples_start) >= needed;
 }
 
 std::string StbFailureReason() {
@@ -246,6 +273,14 @@ Image DecodeImage(const uint8_t* data, size_t size, const std::string& name,
   if (IsJpeg(data, size)) {
     const std::string problem = JpegStructureProblem(data, size);
     if (!problem.empty()) throw Error("image '" + name + "': " + problem);
+  }
+
+  PnmHeader pnm;
+  if (IsPnm(data, size) && !ReadPnmHeader(data, size, &pnm)) {
+    throw Error("image '" + name + "': corrupt PNM (a header number above 2^31 - 1)");
+  }
+  if (IsPng(data, size) && PngStartsWithEmptyIdat(data, size)) {
+    throw Error("image '" + name + "': corrupt PNG (its first IDAT chunk is empty)");
   }
 
   // The size and mode from the header alone, so that no pixel is decoded before the limits

@@ -1,6 +1,7 @@
 #include "text/wordpiece.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <utility>
 
@@ -33,6 +34,12 @@ std::string TrimTrailingWhitespace(std::string_view line) {
 }  // namespace
 
 WordPieceTokenizer WordPieceTokenizer::FromFile(const std::string& vocab_path) {
+  // Regular files only: opening a FIFO would wait for a writer, and a device has no size.
+  std::error_code error;
+  if (std::filesystem::exists(vocab_path, error) &&
+      !std::filesystem::is_regular_file(vocab_path, error)) {
+    throw Error(vocab_path + ": vocabulary file is not a regular file");
+  }
   std::ifstream file(vocab_path, std::ios::binary | std::ios::ate);
   if (!file) throw Error(vocab_path + ": cannot open vocabulary file");
   const std::streamoff size = file.tellg();

@@ -2,10 +2,10 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
-#include <vector>
+#include <memory>
 
 #include "qclip/error.h"
+#include "util/mapped_file.h"
 
 namespace qclip {
 
@@ -102,7 +102,12 @@ Tensor ParseNpy(const void* data, size_t size, const std::string& name) {
   if (descr == "'<u1'") dtype = DType::kUInt8;
   if (dtype == DType::kUndefined) throw Error(name + ": unsupported .npy dtype " + descr);
   const Shape shape = ParseShape(DictValue(header, "shape", name), name);
-  const int64_t n = NumElements(shape);
+  int64_t n = 0;
+  try {
+    n = NumElements(shape);
+  } catch (const Error& e) {
+    throw Error(name + ": " + e.what());
+  }
   const size_t payload = size - offset - header_len;
   if (static_cast<uint64_t>(n) > payload / DTypeSize(dtype) ||
       static_cast<size_t>(n) * DTypeSize(dtype) != payload) {
@@ -114,10 +119,10 @@ Tensor ParseNpy(const void* data, size_t size, const std::string& name) {
 }
 
 Tensor ReadNpy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open");
-  std::vector<char> buf((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return ParseNpy(buf.data(), buf.size(), path);
+  // Mapped, not streamed: only regular files, whose size is known before anything is read (a
+  // stream from /dev/zero or a FIFO would grow a buffer without end).
+  const std::shared_ptr<MappedFile> file = MappedFile::Open(path);
+  return ParseNpy(file->data(), file->size(), path);
 }
 
 void WriteNpy(const std::string& path, const Tensor& t) {

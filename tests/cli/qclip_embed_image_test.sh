@@ -68,4 +68,15 @@ expect_error "no images" "images" --model "$model/fp32.onnx"
 expect_error "--pixels with an image" "not a .npy file" --model "$model/fp32.onnx" --pixels "$png"
 expect_error "--pixels wrong shape" "expected float32 [3, 224, 224]" --model "$model/fp32.onnx" --pixels "$data/models/biomedclip_text_tiny_pubmedvocab_legacy_op18/unpadded_b1.out.embeddings.ort_fp32.npy"
 expect_error "text model" "must be float32 [batch, 3, 224, 224]" --model "$data/models/biomedclip_text_tiny_pubmedvocab_legacy_op18/fp32.onnx" "$png"
+
+# Hostile images, models and tensors.
+hostile=$data/hostile
+expect_error "PNG header of 100000 x 100000" "refused before decoding" --model "$model/fp32.onnx" "$hostile/image/png_100000x100000_header.png"
+expect_error "1x1 PNG inflating to 16 MiB" "decompression bomb" --model "$model/fp32.onnx" "$png" "$hostile/image/png_zlib_bomb_1x1.png"
+expect_error "hostile model (cycle)" "cycle" --model "$hostile/onnx/cycle.onnx" "$png"
+expect_error "hostile model (overflowing dims)" "overflows int64" --model "$hostile/onnx/overflowing_dims.onnx" "$png"
+expect_error "--pixels: truncated .npy" "data size does not match" --model "$model/fp32.onnx" --pixels "$hostile/npy/truncated_data.npy"
+mkfifo "$tmp/fifo"
+expect_error "FIFO as an image (no hang)" "not a regular file" --model "$model/fp32.onnx" "$tmp/fifo"
+expect_error "FIFO as a tensor (no hang)" "not a regular file" --model "$model/fp32.onnx" --pixels "$tmp/fifo"
 finish

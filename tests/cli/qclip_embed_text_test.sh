@@ -54,4 +54,27 @@ expect_error "empty vocabulary" "empty" --model "$model/fp32.onnx" --vocab "$tmp
 expect_error "no texts" "texts" --model "$model/fp32.onnx" --vocab "$vocab"
 expect_error "bad pooling" "pooling" --model "$model/fp32.onnx" --vocab "$vocab" --pooling max x
 expect_error "image model" "input" --model "$data/models/biomedclip_vision_tiny_legacy_op17/fp32.onnx" --vocab "$vocab" x
+
+# Hostile models, vocabularies and texts.
+hostile=$data/hostile
+expect_error "hostile model (cycle)" "cycle" --model "$hostile/onnx/cycle.onnx" --vocab "$vocab" x
+expect_error "hostile model (external data outside the folder)" "plain relative path" --model "$hostile/onnx/external_escapes_folder.onnx" --vocab "$vocab" x
+mkfifo "$tmp/fifo"
+expect_error "FIFO as the vocabulary (no hang)" "not a regular file" --model "$model/fp32.onnx" --vocab "$tmp/fifo" x
+expect_error "directory as the vocabulary" "not a regular file" --model "$model/fp32.onnx" --vocab "$tmp" x
+{ cat "$vocab"; head -c 1048576 /dev/zero | tr '\0' a; echo; } >"$tmp/long_line.txt"
+expect_error "vocabulary with a 1 MB line" "1048576 bytes long" --model "$model/fp32.onnx" --vocab "$tmp/long_line.txt" x
+{ cat "$vocab"; printf 'caf\xe9\n'; } >"$tmp/latin1.txt"
+expect_error "vocabulary with a non-UTF-8 token" "not valid UTF-8" --model "$model/fp32.onnx" --vocab "$tmp/latin1.txt" x
+{ cat "$vocab"; echo "[CLS]"; } >"$tmp/duplicate.txt"
+expect_error "vocabulary with a duplicate token" "duplicate token" --model "$model/fp32.onnx" --vocab "$tmp/duplicate.txt" x
+grep -v '^\[CLS\]$' "$vocab" >"$tmp/no_cls.txt"
+expect_error "vocabulary without [CLS]" "no [CLS]" --model "$model/fp32.onnx" --vocab "$tmp/no_cls.txt" x
+head -c 100000 /dev/urandom >"$tmp/random.txt"
+expect_error "random bytes as the vocabulary" "random.txt: " --model "$model/fp32.onnx" --vocab "$tmp/random.txt" x
+# Invalid UTF-8 and control bytes in a text are not errors: replaced by U+FFFD and dropped, as
+# HF's tokenizer does; a text longer than 256 tokens is truncated.
+out=$(timeout 60 "$bin" --model "$model/fp32.onnx" --vocab "$vocab" $'caf\xc3 \xff\xfe x-ray\x01' \
+  "$(head -c 100000 /dev/zero | tr '\0' 'a' | fold -w 7 | tr '\n' ' ')" | grep -c '^\[.*\]$')
+[[ $out -eq 2 ]] && pass "invalid UTF-8 and a 100 kB text are embedded" || fail "odd texts: $out of 2 lines"
 finish
