@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
+
+#include "qclip/error.h"
 
 namespace qclip {
 
@@ -196,7 +199,15 @@ std::u32string BertNormalize(std::u32string_view text) {
   return stripped;
 }
 
+void CheckTextSize(std::string_view text) {
+  if (text.size() > kMaxTextBytes) {
+    throw Error("text of " + std::to_string(text.size()) + " bytes is above the limit of " +
+                std::to_string(kMaxTextBytes) + " bytes (16 MiB; only the first tokens are used)");
+  }
+}
+
 std::string CleanTextLikeOpenClip(std::string_view text) {
+  CheckTextSize(text);
   std::string out;
   out.reserve(text.size());
   bool space_pending = false;

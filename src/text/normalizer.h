@@ -47,9 +47,17 @@ bool IsChineseChar(char32_t c);
 //   4. lowercase.
 std::u32string BertNormalize(std::u32string_view text);
 
+// The longest text qclip tokenizes: 16 MiB, thousands of times BiomedCLIP's 256-token context.
+// Tokenizing costs time and memory linear in the text (about 20 bytes of memory per byte), so
+// the limit bounds both. CleanTextLikeOpenClip and WordPieceTokenizer::Encode check it.
+constexpr size_t kMaxTextBytes = size_t{16} << 20;
+// Throws qclip::Error if `text` is longer than kMaxTextBytes.
+void CheckTextSize(std::string_view text);
+
 // The whitespace part of open_clip's HFTokenizer cleaning, which BiomedCLIP applies before the
 // HF tokenizer: whitespace_clean(basic_clean(text)), i.e. each run of whitespace becomes one ' '
-// and the ends are stripped. Invalid UTF-8 is replaced with U+FFFD.
+// and the ends are stripped. Invalid UTF-8 is replaced with U+FFFD. Throws qclip::Error for a
+// text above kMaxTextBytes.
 //
 // Not reproduced from basic_clean: ftfy.fix_text and html.unescape (twice). They change the ids
 // only for text they would rewrite: HTML entities ("&amp;" -> "&"), curly quotes (’ -> '),

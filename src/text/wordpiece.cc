@@ -110,6 +110,7 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> lines, const std
 
 std::vector<int32_t> WordPieceTokenizer::Encode(std::string_view text, size_t max_length) const {
   if (max_length == 1) throw Error("max_length 1 leaves no room for both [CLS] and [SEP]");
+  CheckTextSize(text);
   std::vector<int32_t> ids = {cls_id_};
   // Split out special tokens on the raw text; the stretches between them are tokenized alone.
   const std::u32string chars = DecodeUtf8Lossy(text);

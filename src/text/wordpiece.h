@@ -34,7 +34,8 @@ class WordPieceTokenizer {
 
   // [CLS] + wordpiece ids + [SEP]. With max_length > 0 the tokens are cut so that the result has
   // at most max_length ids and still ends with [SEP] (HF's truncation); max_length 1 is an error.
-  // Invalid UTF-8 is read as U+FFFD, which the normalizer drops.
+  // Invalid UTF-8 is read as U+FFFD, which the normalizer drops. A text above kMaxTextBytes
+  // (16 MiB, text/normalizer.h) is a qclip::Error.
   std::vector<int32_t> Encode(std::string_view text, size_t max_length = 0) const;
   // Encode(text, length) padded with [PAD] to exactly `length` ids, as open_clip's HFTokenizer
   // asks HF for (padding="max_length", truncation=True).

@@ -45,4 +45,8 @@ err=$(printf '"caf\xc3 x"\n' | timeout 60 "$bin" --vocab "$data/pubmedbert-vocab
 out=$({ printf '"'; head -c 10000000 /dev/zero | tr '\0' a; printf '"\n'; } |
   timeout 60 "$bin" --vocab "$data/pubmedbert-vocab.txt" --max-length 256)
 [[ $out == "[2,1,3]" ]] && pass "a 10 MB line" || fail "a 10 MB line: ${out:0:100}"
+err=$({ printf '"'; head -c 17000000 /dev/zero | tr '\0' a; printf '"\n'; } |
+  timeout 60 "$bin" --vocab "$data/pubmedbert-vocab.txt" 2>&1 >/dev/null)
+[[ $? -eq 1 && $err == *"above the limit of 16777216 bytes"* ]] && pass "a 17 MB line is refused" ||
+  fail "a 17 MB line: ${err:0:200}"
 finish

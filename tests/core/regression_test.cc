@@ -12,6 +12,8 @@
 #include <string>
 
 #include "image/decode.h"
+#include "text/normalizer.h"
+#include "text/wordpiece.h"
 #include "qclip/qclip.h"
 
 namespace {
@@ -117,6 +119,20 @@ TEST(Regression, PngWithEmptyFirstIdatIsRefused) {
                    "corrupt PNG (its first IDAT chunk is empty)");
   const fs::path fixture = fs::path(QCLIP_TEST_DATA) / "preprocess/upscale_gray_50x40.png";
   EXPECT_EQ(qclip::ReadImageFile(fixture.string()).width, 50);
+}
+
+// Text had no length limit: tokenizing costs about 20 bytes of memory per byte of text, so a
+// 1 GB line on qclip-tokenize's stdin needed some 20 GB (found measuring the 10 MB line of the
+// CLI battery). Fixed: texts above 16 MiB are refused by the cleanup and the tokenizer.
+TEST(Regression, TextAboveTheLimitIsRefused) {
+  const qclip::WordPieceTokenizer tokenizer = qclip::WordPieceTokenizer::FromFile(
+      (fs::path(QCLIP_TEST_DATA) / "tokenizer/pubmedbert-vocab.txt").string());
+  const std::string at_limit(qclip::kMaxTextBytes, ' ');
+  EXPECT_EQ(tokenizer.Encode(at_limit, 256).size(), 2u);
+  EXPECT_EQ(qclip::CleanTextLikeOpenClip(at_limit), "");
+  const std::string above = at_limit + "x";
+  EXPECT_ERROR_HAS(ErrorOf([&] { tokenizer.Encode(above, 256); }), "above the limit of 16777216");
+  EXPECT_ERROR_HAS(ErrorOf([&] { qclip::CleanTextLikeOpenClip(above); }), "above the limit");
 }
 
 }  // namespace
