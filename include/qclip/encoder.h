@@ -47,6 +47,8 @@ class TextEncoder {
                                            const std::string& vocab_path,
                                            const TextEncoderOptions& options = {});
   virtual ~TextEncoder() = default;
+  // Embed and Tokenize may be called from several threads at once; each call gives the same
+  // bits as sequential calls (docs/RELIABILITY.md).
   virtual Embeddings Embed(const std::vector<std::string>& texts) = 0;
   // The token ids Embed feeds the model for `text` (with [CLS] and [SEP], no padding).
   virtual std::vector<int64_t> Tokenize(const std::string& text) const = 0;
@@ -71,6 +73,8 @@ class ImageEncoder {
   static std::unique_ptr<ImageEncoder> Load(const std::string& model_path,
                                             const ImageEncoderOptions& options = {});
   virtual ~ImageEncoder() = default;
+  // EmbedFiles, EmbedPixels and Preprocess may be called from several threads at once, with the
+  // same bits as sequential calls (docs/RELIABILITY.md).
   // Decodes (PNG, JPEG, BMP, PNM, TGA) and preprocesses each file, then embeds them.
   virtual Embeddings EmbedFiles(const std::vector<std::string>& paths) = 0;
   // Embeds preprocessed pixels: float32 [3, 224, 224] or [n, 3, 224, 224].

@@ -65,7 +65,8 @@ class Session {
   virtual const std::vector<ValueDesc>& outputs() const = 0;
 
   // Runs the graph. Every graph input must be given, by name. Returns the graph outputs in
-  // the order of outputs(). Safe to call from several threads at once.
+  // the order of outputs(). Safe to call from several threads at once: same bits as sequential
+  // calls; concurrent calls share the session's thread pool (docs/RELIABILITY.md).
   virtual std::vector<Tensor> Run(const std::vector<std::pair<std::string, Tensor>>& inputs) = 0;
 };
 
