@@ -1,8 +1,6 @@
 #include "onnx/loader.h"
 
-#include <google/protobuf/io/coded_stream.h>
 #include <limits.h>
-#include <stdlib.h>
 
 #include <cstring>
 #include <map>
@@ -11,6 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "onnx/model_proto.h"
 #include "onnx/raw_data.h"
 #include "onnx_qclip/onnx.pb.h"
 #include "qclip/error.h"
@@ -27,10 +26,11 @@ constexpr int kMaxOpset = 21;
 constexpr size_t kMaxModelBytes = size_t{INT_MAX};
 
 struct Loader {
+  Loader(std::string name, const std::string& dir) : path(std::move(name)), external(dir) {}
+
   std::string path;  // for messages
-  std::string dir;   // folder that external data locations are relative to
   std::shared_ptr<onnx::ModelProto> model;
-  std::map<std::string, std::shared_ptr<MappedFile>> data_files;
+  ExternalData external;  // data files, relative to the model's folder
   // The model's bytes, when their initializers' raw_data was cut out before parsing
   // (SplitRawData), with the spans per initializer; `bytes_owner` keeps the bytes alive for the
   // tensors that view them (null: copy instead).
@@ -62,69 +62,31 @@ struct Loader {
     }
   }
 
-  const MappedFile& DataFile(const std::string& location, const std::string& tensor) {
-    auto it = data_files.find(location);
-    if (it != data_files.end()) return *it->second;
-    // Confine locations to the model's folder: no absolute paths, no '..', and the resolved
-    // path (symlinks followed) must still lie inside the folder.
-    if (location.empty() || location[0] == '/' || location.find("..") != std::string::npos ||
-        location.find('\\') != std::string::npos) {
-      Fail("tensor '" + tensor + "': external data location '" + location +
-           "' must be a plain relative path inside the model's folder");
-    }
-    const std::string full = dir + "/" + location;
-    char resolved[PATH_MAX];
-    char resolved_dir[PATH_MAX];
-    if (realpath(full.c_str(), resolved) == nullptr) {
-      Fail("tensor '" + tensor + "': external data file '" + full + "' not found");
-    }
-    if (realpath(dir.c_str(), resolved_dir) == nullptr) Fail("cannot resolve folder " + dir);
-    const std::string inside = std::string(resolved_dir) + "/";
-    if (std::strncmp(resolved, inside.c_str(), inside.size()) != 0) {
-      Fail("tensor '" + tensor + "': external data '" + location +
-           "' resolves outside the model's folder");
-    }
-    auto file = MappedFile::Open(resolved);
-    return *data_files.emplace(location, std::move(file)).first->second;
-  }
-
-  Tensor ExternalTensor(const onnx::TensorProto& tp, DType dtype, const Shape& shape) {
-    std::string location;
-    uint64_t offset = 0;
-    int64_t length = -1;
-    for (const onnx::StringStringEntryProto& kv : tp.external_data()) {
-      char* end = nullptr;
-      if (kv.key() == "location") {
-        location = kv.value();
-      } else if (kv.key() == "offset") {
-        offset = std::strtoull(kv.value().c_str(), &end, 10);
-        if (kv.value().empty() || *end != '\0') Fail("tensor '" + tp.name() + "': bad offset");
-      } else if (kv.key() == "length") {
-        length = static_cast<int64_t>(std::strtoull(kv.value().c_str(), &end, 10));
-        if (kv.value().empty() || *end != '\0') Fail("tensor '" + tp.name() + "': bad length");
-      }
-    }
-    const MappedFile& file = DataFile(location, tp.name());
-    const uint64_t bytes = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(dtype);
-    if (length >= 0 && static_cast<uint64_t>(length) != bytes) {
-      Fail("tensor '" + tp.name() + "': external length " + std::to_string(length) +
-           " does not match shape " + ShapeToString(shape) + " (" + std::to_string(bytes) +
-           " bytes)");
-    }
-    if (offset > file.size() || bytes > file.size() - offset) {
-      Fail("tensor '" + tp.name() + "': external data [" + std::to_string(offset) + ", +" +
-           std::to_string(bytes) + ") lies past the end of '" + location + "' (" +
-           std::to_string(file.size()) + " bytes)");
-    }
-    const unsigned char* src = file.data() + offset;
-    if (offset % DTypeSize(dtype) == 0) {
-      // Zero-copy: the tensor views the mapping and keeps it alive.
-      std::shared_ptr<void> owner = data_files[location];
-      return Tensor::View(dtype, shape, const_cast<unsigned char*>(src), std::move(owner));
+  // The tensor over `bytes` bytes at p, which `owner` keeps alive: a view when p is aligned for
+  // the element type, else a copy (after which the file's pages are given back, so that the
+  // bytes are not held twice while the model loads).
+  static Tensor ViewOrCopy(DType dtype, const Shape& shape, const void* p, size_t bytes,
+                           const std::shared_ptr<MappedFile>& owner) {
+    if (reinterpret_cast<uintptr_t>(p) % DTypeSize(dtype) == 0) {
+      return Tensor::View(dtype, shape, const_cast<void*>(p), owner);
     }
     Tensor t(dtype, shape);
-    if (bytes != 0) std::memcpy(t.raw(), src, bytes);
+    if (bytes != 0) std::memcpy(t.raw(), p, bytes);
+    owner->DropResidentPages(p, bytes);
     return t;
+  }
+
+  // ONNX external data: mapped, confined to the model's folder, bounds-checked (ExternalData).
+  Tensor ExternalTensor(const onnx::TensorProto& tp, DType dtype, const Shape& shape) {
+    const uint64_t bytes = static_cast<uint64_t>(NumElements(shape)) * DTypeSize(dtype);
+    std::shared_ptr<MappedFile> file;
+    std::string_view data;
+    try {
+      data = external.Bytes(tp, bytes, &file);
+    } catch (const Error& e) {
+      Fail(e.what());
+    }
+    return ViewOrCopy(dtype, shape, data.data(), data.size(), file);
   }
 
   template <typename Src, typename Dst>
@@ -167,20 +129,14 @@ struct Loader {
         Fail(what + " has " + std::to_string(raw.size()) + " bytes of data for shape " +
              ShapeToString(shape) + " of " + DTypeName(dtype));
       }
-      char* p = const_cast<char*>(raw.data());
       if (!split_raw) {
         // View the protobuf's own buffer (malloc'd, so aligned for any element type).
-        return Tensor::View(dtype, shape, p, model);
+        return Tensor::View(dtype, shape, const_cast<char*>(raw.data()), model);
       }
-      // In the model's bytes: view them when they stay alive and the data is aligned.
-      if (bytes_owner != nullptr && reinterpret_cast<uintptr_t>(p) % DTypeSize(dtype) == 0) {
-        return Tensor::View(dtype, shape, p, bytes_owner);
-      }
-      // Misaligned (raw_data lies wherever protobuf put it): copy, and give the file's pages
-      // back so that the bytes are not held twice while the model loads.
+      // In the model's bytes: view them while they stay alive, else copy.
+      if (bytes_owner != nullptr) return ViewOrCopy(dtype, shape, raw.data(), raw.size(), bytes_owner);
       Tensor t(dtype, shape);
-      if (!raw.empty()) std::memcpy(t.raw(), p, raw.size());
-      if (bytes_owner != nullptr) bytes_owner->DropResidentPages(p, raw.size());
+      if (!raw.empty()) std::memcpy(t.raw(), raw.data(), raw.size());
       return t;
     }
     switch (dtype) {
@@ -332,7 +288,7 @@ struct Loader {
       g.values[id].dtype = g.values[id].constant.dtype();
     }
     if (gp.sparse_initializer_size() != 0) Fail("sparse initializers are not supported");
-    for (const auto& [location, file] : data_files) g.files.push_back(file);
+    for (const std::shared_ptr<MappedFile>& file : external.files()) g.files.push_back(file);
     for (const onnx::ValueInfoProto& vi : gp.input()) {
       const int id = value_id(vi.name());
       Value& v = g.values[id];
@@ -391,9 +347,7 @@ namespace {
 // Parses the model in `data` (kept alive by `owner`, or copied from when owner is null).
 Graph ParseModel(const void* data, size_t size, const std::string& name, const std::string& dir,
                  std::shared_ptr<MappedFile> owner) {
-  Loader loader;
-  loader.path = name;
-  loader.dir = dir.empty() ? "." : dir;
+  Loader loader(name, dir);
   if (size >= kMaxModelBytes) {
     loader.Fail("model files of 2 GiB or more can not be parsed; keep weights in external data");
   }
@@ -405,18 +359,10 @@ Graph ParseModel(const void* data, size_t size, const std::string& name, const s
     loader.bytes = bytes;
     loader.bytes_owner = std::move(owner);
     loader.raw_spans = std::move(split.raw_data);
+    loader.model = ParseModelProto(split.stripped.data(), split.stripped.size(), name);
   } else {
-    split.stripped.assign(static_cast<const char*>(data), size);
+    loader.model = ParseModelProto(data, size, name);
   }
-  loader.model = std::make_shared<onnx::ModelProto>();
-  google::protobuf::io::CodedInputStream stream(
-      reinterpret_cast<const uint8_t*>(split.stripped.data()), static_cast<int>(split.stripped.size()));
-  stream.SetTotalBytesLimit(static_cast<int>(split.stripped.size()));
-  stream.SetRecursionLimit(64);
-  if (!loader.model->ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage()) {
-    loader.Fail("not a valid ONNX model (protobuf parse failed; truncated or corrupt file?)");
-  }
-  if (!loader.model->has_graph()) loader.Fail("the model has no graph");
   return loader.Build();
 }
 
@@ -429,9 +375,7 @@ Graph ParseOnnxModel(const void* data, size_t size, const std::string& name,
 
 Graph LoadOnnxModel(const std::string& path) {
   const std::shared_ptr<MappedFile> file = MappedFile::Open(path);
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  return ParseModel(file->data(), file->size(), path, dir, file);
+  return ParseModel(file->data(), file->size(), path, ModelFolder(path), file);
 }
 
 }  // namespace qclip

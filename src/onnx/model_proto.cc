@@ -12,6 +12,7 @@
 
 #include "onnx_qclip/onnx.pb.h"
 #include "qclip/error.h"
+#include "qclip/tensor.h"
 #include "util/mapped_file.h"
 
 namespace qclip {
@@ -60,8 +61,8 @@ const MappedFile& ExternalData::File(const std::string& location, const std::str
   auto it = files_.find(location);
   if (it != files_.end()) return *it->second;
   const std::string what = "tensor '" + tensor + "': external data ";
-  // The loader's confinement (src/onnx/loader.cc): no absolute paths, no '..', and the
-  // resolved path (symlinks followed) must still lie inside the model's folder.
+  // Confined to the model's folder: no absolute paths, no '..', and the resolved path
+  // (symlinks followed) must still lie inside the folder.
   if (location.empty() || location[0] == '/' || location.find("..") != std::string::npos ||
       location.find('\\') != std::string::npos) {
     throw Error(what + "location '" + location +
@@ -82,7 +83,8 @@ const MappedFile& ExternalData::File(const std::string& location, const std::str
   return *files_.emplace(location, MappedFile::Open(resolved)).first->second;
 }
 
-std::string_view ExternalData::Bytes(const onnx::TensorProto& tensor, uint64_t bytes) {
+std::string_view ExternalData::Bytes(const onnx::TensorProto& tensor, uint64_t bytes,
+                                    std::shared_ptr<MappedFile>* file_out) {
   const std::string what = "tensor '" + tensor.name() + "': ";
   std::string location;
   uint64_t offset = 0;
@@ -101,15 +103,23 @@ std::string_view ExternalData::Bytes(const onnx::TensorProto& tensor, uint64_t b
   }
   const MappedFile& file = File(location, tensor.name());
   if (length >= 0 && static_cast<uint64_t>(length) != bytes) {
-    throw Error(what + "external length " + std::to_string(length) + " does not match its " +
-                std::to_string(bytes) + " bytes of shape and type");
+    const Shape shape(tensor.dims().begin(), tensor.dims().end());
+    throw Error(what + "external length " + std::to_string(length) + " does not match shape " +
+                ShapeToString(shape) + " (" + std::to_string(bytes) + " bytes)");
   }
   if (offset > file.size() || bytes > file.size() - offset) {
     throw Error(what + "external data [" + std::to_string(offset) + ", +" + std::to_string(bytes) +
                 ") lies past the end of '" + location + "' (" + std::to_string(file.size()) +
                 " bytes)");
   }
+  if (file_out != nullptr) *file_out = files_.at(location);
   return {reinterpret_cast<const char*>(file.data() + offset), static_cast<size_t>(bytes)};
+}
+
+std::vector<std::shared_ptr<MappedFile>> ExternalData::files() const {
+  std::vector<std::shared_ptr<MappedFile>> all;
+  for (const auto& [location, file] : files_) all.push_back(file);
+  return all;
 }
 
 uint64_t ExternalData::mapped_bytes() const {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace onnx {
 class ModelProto;
@@ -42,7 +43,12 @@ class ExternalData {
 
   // The `bytes` bytes of `tensor`'s data. Throws qclip::Error when a location, offset or
   // length is bad or disagrees with `bytes`.
-  std::string_view Bytes(const onnx::TensorProto& tensor, uint64_t bytes);
+  // `file`, when given, receives the mapped file the bytes lie in (to keep them alive).
+  std::string_view Bytes(const onnx::TensorProto& tensor, uint64_t bytes,
+                         std::shared_ptr<MappedFile>* file = nullptr);
+
+  // The data files mapped so far.
+  std::vector<std::shared_ptr<MappedFile>> files() const;
 
   // Sum of the sizes of the data files used so far.
   uint64_t mapped_bytes() const;

@@ -32,26 +32,10 @@ for candidate in python3 /usr/bin/python3; do
   fi
 done
 compare=("$py" "$here/npy_compare.py")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-passes=0
-pass() { echo "ok: $1"; passes=$((passes + 1)); }
-fail() { echo "FAIL: $1"; failures=$((failures + 1)); }
+bin=$quantize
+source "$here/lib.sh"  # tmp, pass, fail, expect_error
 
 # ---- bad invocations: exit code 1 and a message on stderr.
-expect_error() {
-  local what=$1 needle=$2
-  shift 2
-  local err rc
-  err=$(timeout 60 "$quantize" "$@" 2>&1 >/dev/null)
-  rc=$?
-  if [[ $rc -eq 1 && "$err" == *"$needle"* ]]; then
-    pass "$what"
-  else
-    fail "$what (rc=$rc, stderr: $err)"
-  fi
-}
 printf 'garbage' >"$tmp/bad.onnx"
 expect_error "missing model" "cannot open" "$tmp/none.onnx" "$tmp/out.onnx"
 expect_error "corrupt model" "not a valid ONNX model" "$tmp/bad.onnx" "$tmp/out.onnx"
