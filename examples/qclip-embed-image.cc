@@ -64,12 +64,7 @@ int main(int argc, char** argv) {
     };
     qclip::cli::WriteEmbeddings(embed(), out);
     if (bench > 0) {
-      std::vector<double> ms;
-      for (int r = 0; r < bench; ++r) {
-        const double start = qclip::cli::NowMs();
-        embed();
-        ms.push_back(qclip::cli::NowMs() - start);
-      }
+      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { embed(); });
       std::printf("%s\n", qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

@@ -46,12 +46,7 @@ int main(int argc, char** argv) {
     const qclip::Embeddings e = encoder->Embed(texts);
     qclip::cli::WriteEmbeddings(e, out);
     if (bench > 0) {
-      std::vector<double> ms;
-      for (int r = 0; r < bench; ++r) {
-        const double start = qclip::cli::NowMs();
-        encoder->Embed(texts);
-        ms.push_back(qclip::cli::NowMs() - start);
-      }
+      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { encoder->Embed(texts); });
       std::printf("%s\n", qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

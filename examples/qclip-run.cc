@@ -111,12 +111,7 @@ int main(int argc, char** argv) {
       }
     }
     if (bench > 0) {
-      std::vector<double> ms;
-      for (int r = 0; r < bench; ++r) {
-        const double start = qclip::cli::NowMs();
-        session->Run(inputs);
-        ms.push_back(qclip::cli::NowMs() - start);
-      }
+      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { session->Run(inputs); });
       std::printf("load_ms=%.3f %s\n", load_ms, qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

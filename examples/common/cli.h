@@ -31,6 +31,18 @@ inline double NowMs() {
 // Median and minimum of timings in milliseconds; "median_ms=… min_ms=…".
 std::string FormatTimings(std::vector<double> ms);
 
+// Runs `fn` n times and returns the wall time of each run in milliseconds (for --bench).
+template <typename Fn>
+std::vector<double> TimeRuns(int n, Fn&& fn) {
+  std::vector<double> ms;
+  for (int r = 0; r < n; ++r) {
+    const double start = NowMs();
+    fn();
+    ms.push_back(NowMs() - start);
+  }
+  return ms;
+}
+
 // A byte count for people: "1.27 MB" (decimal units, as file managers show them).
 std::string FormatBytes(uint64_t bytes);
 
