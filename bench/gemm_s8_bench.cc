@@ -281,22 +281,6 @@ void BM_DynamicQuantize(benchmark::State& state) {
 }
 BENCHMARK(BM_DynamicQuantize)->Arg(197 * 768)->Arg(197 * 3072);
 
-void BM_DynamicQuantizeRows(benchmark::State& state) {
-  const size_t rows = 197, cols = state.range(0);
-  std::mt19937 rng(3);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> x(rows * cols);
-  for (float& v : x) v = dist(rng);
-  std::vector<uint8_t> q(rows * cols);
-  std::vector<QuantParams> params(rows);
-  for (auto _ : state) {
-    DynamicQuantizeRowsU8(x.data(), cols, rows, cols, q.data(), cols, params.data());
-    benchmark::DoNotOptimize(q.data());
-  }
-  state.SetBytesProcessed(state.iterations() * rows * cols * sizeof(float));
-}
-BENCHMARK(BM_DynamicQuantizeRows)->Arg(768)->Arg(3072);
-
 // The default mode's quantization: per block of kActivationBlock values of each row.
 void BM_DynamicQuantizeBlocks(benchmark::State& state) {
   const size_t rows = 197, cols = state.range(0), blocks = ActivationBlocks(cols);

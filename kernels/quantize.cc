@@ -23,17 +23,6 @@ void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_
   QuantizeRow(x, n, scale, zero_point, q);
 }
 
-void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols, uint8_t* q,
-                           size_t ldq, QuantParams* params) {
-  const hn::ScalableTag<float> df;
-  for (size_t r = 0; r < rows; ++r) {
-    float min = 0.0f, max = 0.0f;
-    if (cols != 0) MinMaxRow(df, x + r * ldx, cols, &min, &max);
-    params[r] = DynamicQuantParamsU8(min, max);
-    QuantizeRow(x + r * ldx, cols, params[r].scale, params[r].zero_point, q + r * ldq);
-  }
-}
-
 void DynamicQuantizeBlocksU8(const float* x, size_t ldx, size_t rows, size_t cols, size_t block,
                              uint8_t* q, size_t ldq, QuantParams* params, int32_t* sums,
                              size_t ld_params) {
@@ -75,7 +64,6 @@ namespace qclip {
 HWY_EXPORT(MinMaxF32);
 HWY_EXPORT(QuantizeU8);
 HWY_EXPORT(QuantizeS8);
-HWY_EXPORT(DynamicQuantizeRowsU8);
 HWY_EXPORT(DynamicQuantizeBlocksU8);
 
 void MinMaxF32(const float* x, size_t n, float* min, float* max) {
@@ -88,11 +76,6 @@ void QuantizeU8(const float* x, size_t n, float scale, int32_t zero_point, uint8
 
 void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_t* q) {
   HWY_DYNAMIC_DISPATCH(QuantizeS8)(x, n, scale, zero_point, q);
-}
-
-void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols, uint8_t* q,
-                           size_t ldq, QuantParams* params) {
-  HWY_DYNAMIC_DISPATCH(DynamicQuantizeRowsU8)(x, ldx, rows, cols, q, ldq, params);
 }
 
 void DynamicQuantizeBlocksU8(const float* x, size_t ldx, size_t rows, size_t cols, size_t block,

@@ -36,11 +36,6 @@ void MinMaxF32(const float* x, size_t n, float* min, float* max);
 void QuantizeU8(const float* x, size_t n, float scale, int32_t zero_point, uint8_t* q);
 void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_t* q);
 
-// Per-row DynamicQuantizeLinear: row r of x (cols floats at x + r * ldx) is quantized with its
-// own DynamicQuantParamsU8 into q + r * ldq; params[r] receives them.
-void DynamicQuantizeRowsU8(const float* x, size_t ldx, size_t rows, size_t cols, uint8_t* q,
-                           size_t ldq, QuantParams* params);
-
 // Per-block DynamicQuantizeLinear: row r of x (cols floats at x + r * ldx) is cut into blocks of
 // `block` values (the last one shorter), each quantized with its own DynamicQuantParamsU8 of
 // its min and max into q + r * ldq, exactly as DynamicQuantizeLinear would quantize the block

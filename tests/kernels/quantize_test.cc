@@ -142,40 +142,6 @@ TEST_P(QuantizeTest, RandomScalesAndValues) {
   }
 }
 
-TEST_P(QuantizeTest, DynamicQuantizeRows) {
-  std::mt19937 rng(4);
-  std::uniform_real_distribution<float> dist(-2.0f, 5.0f);
-  for (size_t cols : {0, 1, 3, 16, 17, 65, 197}) {
-    const size_t rows = 5, ldx = cols + 1, ldq = cols + 2;
-    std::vector<float> x(rows * ldx + 1);
-    for (float& v : x) v = dist(rng);
-    for (size_t c = 0; c < cols; ++c) x[1 + 2 * ldx + c] = 0.0f;       // all-zero row
-    for (size_t c = 0; c < cols; ++c) x[1 + 3 * ldx + c] = -1.0f - c;  // all-negative row
-    std::vector<uint8_t> q(rows * ldq, 0);
-    std::vector<QuantParams> params(rows);
-    DynamicQuantizeRowsU8(x.data() + 1, ldx, rows, cols, q.data(), ldq, params.data());
-    for (size_t r = 0; r < rows; ++r) {
-      const float* row = x.data() + 1 + r * ldx;
-      float min = 0.0f, max = 0.0f;
-      if (cols != 0) {
-        min = *std::min_element(row, row + cols);
-        max = *std::max_element(row, row + cols);
-      }
-      const QuantParams expected = DynamicQuantParamsU8(min, max);
-      ASSERT_EQ(params[r].scale, expected.scale);
-      ASSERT_EQ(params[r].zero_point, expected.zero_point);
-      for (size_t c = 0; c < cols; ++c) {
-        ASSERT_EQ(q[r * ldq + c],
-                  ReferenceQuantize<uint8_t>(row[c], expected.scale, expected.zero_point));
-      }
-    }
-    if (cols != 0) {
-      EXPECT_EQ(params[3].zero_point, 255);  // all negative: zero point at the top
-      EXPECT_EQ(params[2].scale, 1.0f);
-    }
-  }
-}
-
 // Block-wise: every block quantized as DynamicQuantizeLinear would quantize it alone, its
 // parameters and the sum of its values block-major at a stride past `rows`.
 TEST_P(QuantizeTest, DynamicQuantizeBlocks) {
