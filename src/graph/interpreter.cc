@@ -1,5 +1,10 @@
 #include "graph/interpreter.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
 #include "graph/passes.h"
 
 namespace qclip {
@@ -11,6 +16,12 @@ namespace {
 constexpr size_t kMaxPlans = 64;
 
 }  // namespace
+
+struct Interpreter::Profile {
+  std::mutex mu;
+  std::map<std::string, std::pair<double, int64_t>> by_op;  // op type -> (seconds, calls)
+  int64_t runs = 0;
+};
 
 struct Interpreter::Bound {
   std::shared_ptr<void> arena;
@@ -46,6 +57,10 @@ struct Interpreter::Bound {
 
 Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     : graph_(std::move(graph)), options_(options), pool_(options.threads) {
+  const char* profile = std::getenv("QCLIP_PROFILE");
+  if (profile != nullptr && profile[0] != '\0' && profile[0] != '0') {
+    profile_ = std::make_unique<Profile>();
+  }
   PromoteFloat16(graph_);
   FoldInitializers(graph_, pool_);
   if (options_.fuse) RunGraphPasses(graph_);
@@ -105,7 +120,26 @@ void Interpreter::ReleaseConstant(Tensor& c) {
   c = Tensor::Meta(c.dtype(), c.shape());
 }
 
-Interpreter::~Interpreter() = default;
+Interpreter::~Interpreter() {
+  if (profile_ != nullptr) PrintProfile();
+}
+
+void Interpreter::PrintProfile() const {
+  std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(profile_->by_op.begin(),
+                                                                     profile_->by_op.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.first;
+  const double runs = static_cast<double>(std::max<int64_t>(profile_->runs, 1));
+  std::fprintf(stderr, "qclip profile: %s, %lld runs, %.3f ms per run\n", graph_.path.c_str(),
+               static_cast<long long>(profile_->runs), 1e3 * total / runs);
+  for (const auto& r : rows) {
+    std::fprintf(stderr, "  %-28s %9.3f ms/run %5.1f%% %6lld calls/run\n", r.first.c_str(),
+                 1e3 * r.second.first / runs, 100.0 * r.second.first / std::max(total, 1e-12),
+                 static_cast<long long>(r.second.second / profile_->runs));
+  }
+}
 
 std::unique_ptr<Interpreter::Bound> Interpreter::Acquire(const std::vector<Tensor>& inputs) {
   std::vector<Shape> key;
@@ -146,6 +180,25 @@ void Interpreter::Release(const std::vector<Tensor>& inputs, std::unique_ptr<Bou
   }
 }
 
+void Interpreter::RunProfiled(Bound& bound, RunContext& ctx) {
+  using Clock = std::chrono::steady_clock;
+  const Plan& plan = *bound.plan;
+  std::vector<double> seconds(plan.steps.size());
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const Clock::time_point start = Clock::now();
+    plan.steps[s].kernel->Run(bound.step_inputs[s], bound.step_outputs[s], ctx);
+    seconds[s] = std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  std::lock_guard<std::mutex> lock(profile_->mu);
+  ++profile_->runs;
+  for (size_t s = 0; s < plan.steps.size(); ++s) {
+    const Node& n = graph_.nodes[plan.steps[s].node];
+    auto& entry = profile_->by_op[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];
+    entry.first += seconds[s];
+    ++entry.second;
+  }
+}
+
 std::vector<Tensor> Interpreter::Run(const std::vector<Tensor>& inputs) {
   std::unique_ptr<Bound> bound = Acquire(inputs);
   const Plan& plan = *bound->plan;
@@ -154,8 +207,12 @@ std::vector<Tensor> Interpreter::Run(const std::vector<Tensor>& inputs) {
     view = Tensor::View(inputs[i].dtype(), inputs[i].shape(), const_cast<void*>(inputs[i].raw()));
   }
   RunContext ctx{&pool_, options_.exact};
-  for (size_t s = 0; s < plan.steps.size(); ++s) {
-    plan.steps[s].kernel->Run(bound->step_inputs[s], bound->step_outputs[s], ctx);
+  if (profile_ == nullptr) {
+    for (size_t s = 0; s < plan.steps.size(); ++s) {
+      plan.steps[s].kernel->Run(bound->step_inputs[s], bound->step_outputs[s], ctx);
+    }
+  } else {
+    RunProfiled(*bound, ctx);
   }
   std::vector<Tensor> outputs;
   for (int v : graph_.outputs) outputs.push_back(bound->views[v].Clone());

@@ -45,8 +45,15 @@ class Interpreter {
   // Frees a constant's data (kept: dtype and shape) once every reader has packed it.
   void ReleaseConstant(Tensor& c);
 
+  // QCLIP_PROFILE=1 in the environment: time every step and print a table by op type to stderr
+  // when the interpreter is destroyed (a development aid; off, it costs one branch per run).
+  struct Profile;
+  void PrintProfile() const;
+  void RunProfiled(Bound& bound, RunContext& ctx);
+
   Graph graph_;
   InterpreterOptions options_;
+  std::unique_ptr<Profile> profile_;
   ThreadPool pool_;
   std::vector<std::unique_ptr<OpKernel>> kernels_;  // per graph_.nodes entry
   std::mutex mu_;

@@ -22,6 +22,13 @@ else
   fail "--bench output: $out"
 fi
 
+err=$(QCLIP_PROFILE=1 "$run" "$data/fp32.onnx" --input input_ids="$data/unpadded_b1.in.input_ids.npy" --bench 2 --threads 1 2>&1 >/dev/null)
+if grep -q '^qclip profile: .* 3 runs' <<<"$err" && grep -Eq '^  MatMul +[0-9.]+ ms/run' <<<"$err"; then
+  pass "QCLIP_PROFILE=1 prints a per-op table"
+else
+  fail "QCLIP_PROFILE=1 output: $err"
+fi
+
 printf 'garbage' >"$tmp/bad.onnx"
 printf 'not npy' >"$tmp/bad.npy"
 expect_error "missing model" "cannot open" "$tmp/none.onnx" --input input_ids="$data/unpadded_b1.in.input_ids.npy"
