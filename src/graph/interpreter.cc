@@ -126,7 +126,7 @@ Interpreter::~Interpreter() {
 
 void Interpreter::PrintProfile() const {
   std::vector<std::pair<std::string, std::pair<double, int64_t>>> rows(profile_->by_op.begin(),
-                                                                     profile_->by_op.end());
+                                                                       profile_->by_op.end());
   std::sort(rows.begin(), rows.end(),
             [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
   double total = 0;
