@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/gemm_s8.cc"
@@ -64,13 +65,31 @@ size_t PackedWeightsS8Size(size_t K, size_t N) {
 
 void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
                    int8_t* packed) {
-  memset(packed, 0, PackedWeightsS8Size(K, N));
-  const size_t panel_bytes = PackedPanelGroups(K) * kPackedPanelCols * 4;
-  for (size_t k = 0; k < K; ++k) {
-    for (size_t n = 0; n < N; ++n) {
-      const size_t panel = n / kPackedPanelCols;
-      const size_t offset = (k / 4 * kPackedPanelCols + n % kPackedPanelCols) * 4 + k % 4;
-      packed[panel * panel_bytes + offset] = b[k * k_stride + n * n_stride];
+  // Written in order, padding included, so that each output byte is stored once.
+  const size_t panels = (N + kPackedPanelCols - 1) / kPackedPanelCols;
+  const size_t groups = PackedPanelGroups(K);
+  int8_t* out = packed;
+  for (size_t panel = 0; panel < panels; ++panel) {
+    const size_t n_begin = panel * kPackedPanelCols;
+    const size_t cols = std::min(kPackedPanelCols, N - n_begin);
+    for (size_t g = 0; g < groups; ++g, out += kPackedPanelCols * 4) {
+      if (cols == kPackedPanelCols && n_stride == 1 && 4 * g + 4 <= K) {
+        // Whole group of a row-major matrix: four rows interleaved, one word per column (the
+        // compiler vectorizes this).
+        const auto* r = reinterpret_cast<const uint8_t*>(b + 4 * g * k_stride + n_begin);
+        uint32_t words[kPackedPanelCols];
+        for (size_t c = 0; c < kPackedPanelCols; ++c) {
+          words[c] = uint32_t{r[c]} | uint32_t{r[k_stride + c]} << 8 |
+                     uint32_t{r[2 * k_stride + c]} << 16 | uint32_t{r[3 * k_stride + c]} << 24;
+        }
+        memcpy(out, words, sizeof(words));  // little-endian: byte j is row 4g + j
+        continue;
+      }
+      memset(out, 0, kPackedPanelCols * 4);
+      for (size_t j = 0; j < 4 && 4 * g + j < K; ++j) {
+        const int8_t* row = b + (4 * g + j) * k_stride + n_begin * n_stride;
+        for (size_t c = 0; c < cols; ++c) out[c * 4 + j] = row[c * n_stride];
+      }
     }
   }
 }
@@ -84,15 +103,17 @@ void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size
                       const int32_t* zero_points, int32_t* terms) {
   memset(terms, 0, PackedBlockTermsS8Size(K, N) * sizeof(int32_t));
   const size_t blocks = ActivationBlocks(K);
-  for (size_t n = 0; n < N; ++n) {
-    for (size_t block = 0; block < blocks; ++block) {
-      int32_t sum = 0;  // |sum| <= 32 * 128: fits the int16 half
-      const size_t k_end = std::min(K, (block + 1) * kActivationBlock);
-      for (size_t k = block * kActivationBlock; k < k_end; ++k)
-        sum += b[k * k_stride + n * n_stride];
+  std::vector<int32_t> sums(N);  // of one block, per column; |sum| <= 32 * 128 fits int16
+  for (size_t block = 0; block < blocks; ++block) {
+    std::fill(sums.begin(), sums.end(), 0);
+    const size_t k_end = std::min(K, (block + 1) * kActivationBlock);
+    for (size_t k = block * kActivationBlock; k < k_end; ++k) {  // row by row: reads in order
+      for (size_t n = 0; n < N; ++n) sums[n] += b[k * k_stride + n * n_stride];
+    }
+    for (size_t n = 0; n < N; ++n) {
       const size_t i =
           (n / kPackedPanelCols * blocks + block) * kPackedPanelCols + n % kPackedPanelCols;
-      terms[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(sum)) |
+      terms[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(sums[n])) |
                                       static_cast<uint32_t>(zero_points[n]) << 16);
     }
   }
