@@ -144,31 +144,51 @@ std::shared_ptr<const Plan> MakePlan(const Graph& g,
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     slots[g.inputs[i]].tensor = Tensor::Meta(inputs[i].dtype(), inputs[i].shape());
   }
+  // Views: the output of a step that only relabels its input's bytes (OpKernel::OutputIsInput)
+  // shares the memory of that input, when the input is an activation, and the step is dropped.
+  // root[v] is the value whose memory v lives in (v itself unless v is such a view).
+  std::vector<int> root(g.values.size());
+  for (size_t v = 0; v < root.size(); ++v) root[v] = static_cast<int>(v);
+  std::vector<bool> is_graph_input(g.values.size(), false);
+  for (int v : g.inputs) is_graph_input[v] = true;
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const Node& n = g.nodes[k];
     if (InferOrFold(g, n, *kernels[k], slots, pool)) continue;
+    if (kernels[k]->OutputIsInput() && !n.inputs.empty() && n.inputs[0] >= 0 &&
+        !n.outputs.empty() && n.outputs[0] >= 0) {
+      const int in = n.inputs[0], out = n.outputs[0];
+      if (!slots[in].constant && !is_graph_input[root[in]] &&
+          slots[in].tensor.bytes() == slots[out].tensor.bytes()) {
+        root[out] = root[in];
+        continue;
+      }
+    }
     plan->steps.push_back(PlanStep{static_cast<int>(k), kernels[k].get(), n.inputs, n.outputs});
   }
 
-  // Liveness: an activation lives from the step that writes it to the last step that reads it;
-  // graph outputs live to the end. Graph inputs and constants are not in the arena.
+  // Liveness: an activation lives from the step that writes it to the last step that reads it
+  // or any view of it; graph outputs live to the end. Graph inputs and constants are not in the
+  // arena.
   const int n_steps = static_cast<int>(plan->steps.size());
   std::vector<int> last_use(g.values.size(), -1);
   for (int s = 0; s < n_steps; ++s) {
     for (int v : plan->steps[s].inputs) {
-      if (v >= 0) last_use[v] = s;
+      if (v >= 0) last_use[root[v]] = s;
     }
     for (int v : plan->steps[s].outputs) {
       if (v >= 0 && last_use[v] < s) last_use[v] = s;
     }
   }
-  for (int v : g.outputs) last_use[v] = n_steps;
+  for (int v : g.outputs) last_use[root[v]] = n_steps;
   for (int s = 0; s < n_steps; ++s) {
     for (int v : plan->steps[s].inputs) {
       if (v >= 0) slots[v].used = true;
     }
   }
   for (int v : g.outputs) slots[v].used = true;
+  for (size_t v = 0; v < root.size(); ++v) {
+    if (slots[v].used) slots[root[v]].used = true;
+  }
 
   ArenaPlanner arena;
   std::vector<std::vector<int>> frees(static_cast<size_t>(n_steps) + 1);
@@ -179,6 +199,9 @@ std::shared_ptr<const Plan> MakePlan(const Graph& g,
       frees[last_use[v]].push_back(v);
     }
     for (int v : frees[s]) arena.Free(slots[v].offset, slots[v].tensor.bytes());
+  }
+  for (size_t v = 0; v < root.size(); ++v) {
+    if (root[v] != static_cast<int>(v)) slots[v].offset = slots[root[v]].offset;
   }
   plan->arena_bytes = arena.size();
   return plan;

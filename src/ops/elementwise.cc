@@ -428,6 +428,7 @@ class IdentityKernel final : public OpKernel {
            RunContext&) const override {
     CopyData(*in[0], *out[0]);
   }
+  bool OutputIsInput() const override { return true; }
 };
 
 // Cast between float32, float16, int64, int32, int8, uint8 and bool (opset 6+: `to` is a

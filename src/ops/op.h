@@ -51,6 +51,12 @@ class OpKernel {
   // weights) and neither Infer nor Run reads its data again, only its dtype and shape. The
   // interpreter then frees the original, so that weights are held once, packed.
   virtual bool PackedInput(size_t i) const { return false; }
+
+  // True when output 0 holds exactly the bytes of input 0 (Reshape, Squeeze, Identity...). The
+  // planner then lets the output share the input's memory and drops the step, unless the input
+  // lives outside the arena (a constant or graph input). Run must still copy, for the cases the
+  // planner leaves alone.
+  virtual bool OutputIsInput() const { return false; }
 };
 
 struct KernelInit {

@@ -49,6 +49,7 @@ class ViewKernel : public OpKernel {
            RunContext&) const override {
     CopyData(*in[0], *out[0]);
   }
+  bool OutputIsInput() const override { return true; }
 };
 
 // Shape (opset 15 adds start/end, clamped to [0, rank] after adding rank to negatives).
