@@ -26,6 +26,11 @@ void FuseGelu(Graph& g);
 // -> qclip.QuantizedLinear(x, W, w_scale, wzp, bias), which packs W once.
 void FuseQuantizedLinear(Graph& g);
 
+// MatMul(Q, Kᵀ) [-> Mul/Div(scalar)] [-> Add(mask)] -> Softmax -> MatMul(P, V) [-> Transpose]
+// -> qclip.Attention, reading Q, Kᵀ and V through the Transpose/Split/Squeeze views before them
+// (src/graph/fuse_attention.cc).
+void FuseAttention(Graph& g);
+
 // The passes above, in order (PromoteFloat16 excepted).
 void RunGraphPasses(Graph& g);
 

@@ -151,9 +151,28 @@ std::shared_ptr<const Plan> MakePlan(const Graph& g,
   for (size_t v = 0; v < root.size(); ++v) root[v] = static_cast<int>(v);
   std::vector<bool> is_graph_input(g.values.size(), false);
   for (int v : g.inputs) is_graph_input[v] = true;
+  std::vector<int> live_nodes;  // not folded
   for (size_t k = 0; k < g.nodes.size(); ++k) {
+    if (!InferOrFold(g, g.nodes[k], *kernels[k], slots, pool)) {
+      live_nodes.push_back(static_cast<int>(k));
+    }
+  }
+  // A node whose outputs only folded nodes read (a Squeeze whose Shape gave a constant) has
+  // nothing to compute at run time.
+  std::vector<bool> needed(g.values.size(), false);
+  for (int v : g.outputs) needed[v] = true;
+  std::vector<bool> runs(g.nodes.size(), false);
+  for (auto it = live_nodes.rbegin(); it != live_nodes.rend(); ++it) {
+    const Node& n = g.nodes[*it];
+    for (int v : n.outputs) runs[*it] = runs[*it] || (v >= 0 && needed[v]);
+    if (!runs[*it]) continue;
+    for (int v : n.inputs) {
+      if (v >= 0) needed[v] = true;
+    }
+  }
+  for (int k : live_nodes) {
+    if (!runs[k]) continue;
     const Node& n = g.nodes[k];
-    if (InferOrFold(g, n, *kernels[k], slots, pool)) continue;
     if (kernels[k]->OutputIsInput() && !n.inputs.empty() && n.inputs[0] >= 0 &&
         !n.outputs.empty() && n.outputs[0] >= 0) {
       const int in = n.inputs[0], out = n.outputs[0];

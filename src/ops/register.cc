@@ -13,6 +13,7 @@ void RegisterAllOps(OpRegistry& r) {
   RegisterActivationOps(r);
   RegisterQuantOps(r);
   RegisterFusedOps(r);
+  RegisterAttentionOps(r);
   RegisterFloat16Ops(r);
 }
 

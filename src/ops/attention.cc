@@ -1,0 +1,345 @@
+// qclip.Attention: scaled dot-product attention in one pass per (head, block of query rows), made
+// by the FuseAttention graph pass (src/graph/fuse_attention.cc) from the MatMul -> [scale] ->
+// [+ mask] -> Softmax -> MatMul chains that exporters write. The scores of a block of rows stay
+// in cache between the two products and the softmax, and the Transpose/Split/Squeeze nodes
+// around the chain become strides: Q, Kᵀ and V are read, and the output written, in place.
+//
+// Inputs: q, kt, v (float32, the *sources* of the traced views below), optional mask (float32,
+// broadcast to the scores' shape), optional q_scale, kt_scale, score_scale (float32, one
+// element each; known when the plan is made: constants or shape-derived values).
+// Attributes: q_views, kt_views, v_views: the view ops that turn each source into the operand
+//   the original MatMul read, as records [kind, n, n ints]: kind 0 Transpose(perm), 1
+//   Split(axis, index, outputs, sizes...) (sizes empty: equal split), 2 Squeeze(axes; none = all
+//   ones), 3 Unsqueeze(axes);
+//   divide_scores: score_scale divides (Div) instead of multiplying (Mul);
+//   nan_to_zero: probabilities that are NaN become 0 (the IsNaN/Where guard of torch's SDPA);
+//   out_perm: the Transpose applied to the product, if it was fused (else empty).
+// Semantics, with Q = view(q) * q_scale, Kᵀ = view(kt) * kt_scale ([..., S, D] and [..., D, T]):
+//   out = perm(softmax(Q·Kᵀ (* or /) score_scale + mask) · view(v)).
+// The scales are folded into one factor on Kᵀ, so results differ from the unfused chain by float
+// rounding only. Tasks are fixed blocks of rows, so results do not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/gemm_f32.h"
+#include "kernels/norm.h"
+#include "ops/op.h"
+#include "ops/op_util.h"
+#include "ops/register.h"
+#include "util/thread_pool.h"
+
+namespace qclip {
+namespace {
+
+// Query rows per task: a multiple of the GEMM microkernel's 6 rows; the scores of a block
+// (kBlockRows x T floats) stay in L1/L2.
+constexpr int64_t kBlockRows = 48;
+
+// A strided view: element i of dim k at offset + sum_k i_k * strides[k].
+struct View {
+  Shape shape;
+  std::vector<int64_t> strides;
+  int64_t offset = 0;
+};
+
+View DenseView(const Shape& shape) { return View{shape, DenseStrides(shape), 0}; }
+
+// Applies the encoded view ops (see the header comment) to `v`; throws on ops that do not fit the
+// shape (the file disagrees with itself: the original nodes would have failed too).
+View ApplyViews(View v, const std::vector<int64_t>& ops) {
+  size_t i = 0;
+  while (i < ops.size()) {
+    if (i + 2 > ops.size() || i + 2 + static_cast<size_t>(ops[i + 1]) > ops.size()) {
+      throw Error("malformed view list");
+    }
+    const int64_t kind = ops[i];
+    const std::vector<int64_t> args(ops.begin() + i + 2, ops.begin() + i + 2 + ops[i + 1]);
+    i += 2 + args.size();
+    const int rank = static_cast<int>(v.shape.size());
+    if (kind == 0) {  // Transpose
+      if (static_cast<int>(args.size()) != rank) throw Error("Transpose perm does not fit");
+      View t;
+      for (int64_t a : args) {
+        const int axis = NormalizeAxis(a, rank);
+        t.shape.push_back(v.shape[axis]);
+        t.strides.push_back(v.strides[axis]);
+      }
+      t.offset = v.offset;
+      v = t;
+    } else if (kind == 1) {  // Split: axis, index, outputs, sizes...
+      if (args.size() < 3) throw Error("malformed Split view");
+      const int axis = NormalizeAxis(args[0], rank);
+      const int64_t index = args[1], outputs = args[2], dim = v.shape[axis];
+      int64_t start = 0, size = 0;
+      if (args.size() == 3) {  // equal parts, the last one smaller (Split-18 num_outputs)
+        const int64_t part = outputs > 0 ? (dim + outputs - 1) / outputs : 0;
+        start = std::min(dim, index * part);
+        size = std::min(part, dim - start);
+      } else {
+        if (static_cast<int64_t>(args.size()) != 3 + outputs) throw Error("malformed Split view");
+        int64_t total = 0;
+        for (int64_t k = 0; k < outputs; ++k) total += args[3 + k];
+        if (total != dim) throw Error("Split sizes do not add up to the axis");
+        for (int64_t k = 0; k < index; ++k) start += args[3 + k];
+        size = args[3 + index];
+      }
+      v.offset += start * v.strides[axis];
+      v.shape[axis] = size;
+    } else if (kind == 2) {  // Squeeze
+      std::vector<bool> drop(rank, false);
+      for (int axis : NormalizeAxes(args, rank)) {
+        if (v.shape[axis] != 1) throw Error("Squeeze of a dim that is not 1");
+        drop[axis] = true;
+      }
+      if (args.empty()) {
+        for (int k = 0; k < rank; ++k) drop[k] = v.shape[k] == 1;
+      }
+      View s;
+      s.offset = v.offset;
+      for (int k = 0; k < rank; ++k) {
+        if (drop[k]) continue;
+        s.shape.push_back(v.shape[k]);
+        s.strides.push_back(v.strides[k]);
+      }
+      v = s;
+    } else if (kind == 3) {  // Unsqueeze
+      const int out_rank = rank + static_cast<int>(args.size());
+      std::vector<bool> added(out_rank, false);
+      for (int axis : NormalizeAxes(args, out_rank)) added[axis] = true;
+      View u;
+      u.offset = v.offset;
+      for (int k = 0, j = 0; k < out_rank; ++k) {
+        u.shape.push_back(added[k] ? 1 : v.shape[j]);
+        u.strides.push_back(added[k] ? 0 : v.strides[j]);
+        if (!added[k]) ++j;
+      }
+      v = u;
+    } else {
+      throw Error("unknown view kind " + std::to_string(kind));
+    }
+  }
+  return v;
+}
+
+// The single value of an optional scale input (1 when absent).
+float ScaleValue(const Tensor* t, const char* what) {
+  if (t == nullptr) return 1.0f;
+  RequireDType(*t, {DType::kFloat32}, what);
+  if (t->size() != 1 || !t->has_data()) {
+    throw Error(std::string(what) + " must be one value known when the plan is made");
+  }
+  return *t->data<float>();
+}
+
+// Everything a run needs, derived from the input shapes.
+struct Layout {
+  View q, kt, v, mask, out;  // q [L.., S, D], kt [L.., D, T], v [L.., T, E], out [L.., S, E]
+  Shape lead;                // L..: the batch and head dims
+  int64_t S = 0, D = 0, T = 0, E = 0;
+  Shape out_shape;  // the fused node's output (out_perm applied)
+  bool has_mask = false;
+};
+
+class AttentionKernel final : public OpKernel {
+ public:
+  explicit AttentionKernel(const KernelInit& init)
+      : q_views_(init.node.GetInts("q_views", {})),
+        kt_views_(init.node.GetInts("kt_views", {})),
+        v_views_(init.node.GetInts("v_views", {})),
+        out_perm_(init.node.GetInts("out_perm", {})),
+        divide_scores_(init.node.GetInt("divide_scores", 0) != 0),
+        nan_to_zero_(init.node.GetInt("nan_to_zero", 0) != 0) {}
+
+  void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
+    (*out)[0] = Tensor::Meta(DType::kFloat32, MakeLayout(in).out_shape);
+  }
+
+  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+           RunContext& ctx) const override {
+    const Layout l = MakeLayout(in);
+    const float scale = ScaleValue(Input(in, 4), "q_scale") * ScaleValue(Input(in, 5), "kt_scale") *
+                        (divide_scores_ ? 1.0f / ScaleValue(Input(in, 6), "score_scale")
+                                        : ScaleValue(Input(in, 6), "score_scale"));
+    const float* q = in[0]->data<float>();
+    const float* kt = in[1]->data<float>();
+    const float* v = in[2]->data<float>();
+    const float* mask = l.has_mask ? in[3]->data<float>() : nullptr;
+    float* y = out[0]->data<float>();
+    // Tasks: one head's rows in groups. Kᵀ and V are packed once per task, so groups are few:
+    // just enough to give every thread some (the results do not depend on the grouping).
+    const int64_t heads = NumElements(l.lead);
+    const int64_t blocks = (l.S + kBlockRows - 1) / kBlockRows;
+    const int64_t groups =
+        std::clamp<int64_t>((4 * ctx.pool->size() + heads - 1) / std::max<int64_t>(heads, 1), 1,
+                            std::max<int64_t>(blocks, 1));
+    const int64_t rows_per_group = (blocks + groups - 1) / groups * kBlockRows;
+    ctx.pool->ParallelFor(heads * groups, [&](int64_t task, int) {
+      const int64_t head = task / groups;
+      const int64_t r0 = task % groups * rows_per_group;
+      if (r0 < l.S)
+        RunRows(l, head, r0, std::min(rows_per_group, l.S - r0), scale, q, kt, v, mask, y);
+    });
+  }
+
+ private:
+  static const Tensor* Input(const std::vector<const Tensor*>& in, size_t i) {
+    return i < in.size() ? in[i] : nullptr;
+  }
+
+  Layout MakeLayout(const std::vector<const Tensor*>& in) const {
+    RequireInputs(in, 3, 7);
+    for (size_t i = 0; i < 3; ++i) RequireDType(*in[i], {DType::kFloat32}, "attention operand");
+    Layout l;
+    l.q = ApplyViews(DenseView(in[0]->shape()), q_views_);
+    l.kt = ApplyViews(DenseView(in[1]->shape()), kt_views_);
+    l.v = ApplyViews(DenseView(in[2]->shape()), v_views_);
+    const size_t rank = l.q.shape.size();
+    if (rank < 2 || l.kt.shape.size() != rank || l.v.shape.size() != rank) {
+      throw Error("attention operands need equal ranks >= 2, got Q " + ShapeToString(l.q.shape) +
+                  ", Kᵀ " + ShapeToString(l.kt.shape) + ", V " + ShapeToString(l.v.shape));
+    }
+    l.lead.assign(l.q.shape.begin(), l.q.shape.end() - 2);
+    if (!std::equal(l.lead.begin(), l.lead.end(), l.kt.shape.begin()) ||
+        !std::equal(l.lead.begin(), l.lead.end(), l.v.shape.begin())) {
+      throw Error("attention operands differ in their batch dims: Q " + ShapeToString(l.q.shape) +
+                  ", Kᵀ " + ShapeToString(l.kt.shape) + ", V " + ShapeToString(l.v.shape));
+    }
+    l.S = l.q.shape[rank - 2];
+    l.D = l.q.shape[rank - 1];
+    l.T = l.kt.shape[rank - 1];
+    l.E = l.v.shape[rank - 1];
+    if (l.kt.shape[rank - 2] != l.D || l.v.shape[rank - 2] != l.T) {
+      throw Error("attention operands do not chain: Q " + ShapeToString(l.q.shape) + ", Kᵀ " +
+                  ShapeToString(l.kt.shape) + ", V " + ShapeToString(l.v.shape));
+    }
+    Shape scores = l.lead;
+    scores.push_back(l.S);
+    scores.push_back(l.T);
+    if (const Tensor* m = Input(in, 3)) {
+      RequireDType(*m, {DType::kFloat32}, "attention mask");
+      if (m->rank() > static_cast<int>(rank) || BroadcastShapes(scores, m->shape()) != scores) {
+        throw Error("attention mask " + ShapeToString(m->shape()) +
+                    " does not broadcast to the scores " + ShapeToString(scores));
+      }
+      l.mask = View{scores, BroadcastStrides(m->shape(), static_cast<int>(rank)), 0};
+      l.has_mask = true;
+    }
+    Shape product = l.lead;
+    product.push_back(l.S);
+    product.push_back(l.E);
+    // The output: the product transposed by out_perm, stored densely; `out` addresses it in the
+    // product's dim order.
+    l.out_shape = product;
+    std::vector<int64_t> strides = DenseStrides(product);
+    if (!out_perm_.empty()) {
+      if (out_perm_.size() != rank) throw Error("out_perm does not fit the product");
+      for (size_t k = 0; k < rank; ++k) l.out_shape[k] = product[NormalizeAxis(out_perm_[k], rank)];
+      const std::vector<int64_t> dense = DenseStrides(l.out_shape);
+      for (size_t k = 0; k < rank; ++k) strides[NormalizeAxis(out_perm_[k], rank)] = dense[k];
+    }
+    l.out = View{product, strides, 0};
+    if (l.out.strides[rank - 1] != 1) throw Error("out_perm must keep the last dim last");
+    return l;
+  }
+
+  // Offset of head `head` (a flat index over the lead dims) in a view.
+  static int64_t HeadOffset(const View& v, const Shape& lead, int64_t head) {
+    int64_t offset = v.offset;
+    for (int k = static_cast<int>(lead.size()) - 1; k >= 0; --k) {
+      offset += head % lead[k] * v.strides[k];
+      head /= lead[k];
+    }
+    return offset;
+  }
+
+  // Rows [r0, r0 + rows) of one head, kBlockRows at a time.
+  void RunRows(const Layout& l, int64_t head, int64_t r0, int64_t rows, float scale, const float* q,
+               const float* kt, const float* v, const float* mask, float* y) const {
+    const size_t r = l.lead.size();  // the two matrix dims of each view: r, r + 1
+    // Operands whose matrix is strided in both dims (never so in the exporters' layouts) are
+    // copied densely first.
+    std::vector<float> copy;
+    View kt_head = l.kt;
+    kt_head.offset = HeadOffset(l.kt, l.lead, head);
+    const PackedGemmB packed_kt(Operand(kt, kt_head, r, scale, copy));
+    View v_head = l.v;
+    v_head.offset = HeadOffset(l.v, l.lead, head);
+    const PackedGemmB packed_v(Operand(v, v_head, r, 1.0f, copy));
+    // Per-thread scratch, grown once: the scores of a block of rows.
+    thread_local std::vector<float> scratch;
+    const size_t scores_size = static_cast<size_t>(kBlockRows * l.T);
+    if (scratch.size() < scores_size) scratch.resize(scores_size);
+    float* scores = scratch.data();
+
+    for (int64_t b0 = r0; b0 < r0 + rows; b0 += kBlockRows) {
+      const int64_t n = std::min(kBlockRows, r0 + rows - b0);
+      View q_rows = l.q;
+      q_rows.offset = HeadOffset(l.q, l.lead, head) + b0 * l.q.strides[r];
+      q_rows.shape[r] = n;
+      GemmBView a = Operand(q, q_rows, r, 1.0f, copy);  // Q rows as a [n, D] matrix
+      if (a.transposed) {  // contiguous along the rows, not along D: copy
+        Copy(q + q_rows.offset, n, l.D, q_rows.strides[r], q_rows.strides[r + 1], copy);
+        a.data = copy.data();
+        a.ld = l.D;
+      }
+      GemmF32(a.data, a.ld, packed_kt, scores, l.T, n);
+      if (mask != nullptr) {
+        const float* m = mask + HeadOffset(l.mask, l.lead, head) + b0 * l.mask.strides[r];
+        const int64_t ms = l.mask.strides[r], mt = l.mask.strides[r + 1];
+        for (int64_t i = 0; i < n; ++i) {
+          for (int64_t t = 0; t < l.T; ++t) scores[i * l.T + t] += m[i * ms + t * mt];
+        }
+      }
+      SoftmaxF32(scores, static_cast<size_t>(n), static_cast<size_t>(l.T), scores);
+      if (nan_to_zero_) {
+        for (int64_t i = 0; i < n * l.T; ++i) scores[i] = std::isnan(scores[i]) ? 0.0f : scores[i];
+      }
+      float* c = y + HeadOffset(l.out, l.lead, head) + b0 * l.out.strides[r];
+      GemmF32(scores, l.T, packed_v, c, l.out.strides[r], n);
+    }
+  }
+
+  // m[i * si + j * sj] for i < rows, j < cols, densely into `out`.
+  static void Copy(const float* m, int64_t rows, int64_t cols, int64_t si, int64_t sj,
+                   std::vector<float>& out) {
+    out.resize(static_cast<size_t>(rows * cols));
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) out[i * cols + j] = m[i * si + j * sj];
+    }
+  }
+
+  // Dims (r, r + 1) of view `v` over `base` as a [K, N] GEMM operand: row-major or transposed
+  // in place when one of its strides is 1 (or its dim is 1), else copied densely into `copy`.
+  static GemmBView Operand(const float* base, const View& v, size_t r, float scale,
+                           std::vector<float>& copy) {
+    GemmBView b;
+    b.data = base + v.offset;
+    b.k = v.shape[r];
+    b.n = v.shape[r + 1];
+    b.scale = scale;
+    if (v.strides[r + 1] == 1 || b.n == 1) {
+      b.ld = v.strides[r];
+    } else if (v.strides[r] == 1 || b.k == 1) {
+      b.transposed = true;
+      b.ld = v.strides[r + 1];
+    } else {
+      Copy(b.data, b.k, b.n, v.strides[r], v.strides[r + 1], copy);
+      b.data = copy.data();
+      b.ld = b.n;
+    }
+    return b;
+  }
+
+  std::vector<int64_t> q_views_, kt_views_, v_views_, out_perm_;
+  bool divide_scores_, nan_to_zero_;
+};
+
+}  // namespace
+
+void RegisterAttentionOps(OpRegistry& r) {
+  r.Add({"qclip", "Attention", 1, &MakeKernel<AttentionKernel>});
+}
+
+}  // namespace qclip
