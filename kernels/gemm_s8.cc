@@ -64,7 +64,7 @@ size_t PackedWeightsS8Size(size_t K, size_t N) {
 }
 
 void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
-                   int8_t* packed) {
+                   int8_t* packed, uint8_t flip) {
   // Written in order, padding included, so that each output byte is stored once.
   const size_t panels = (N + kPackedPanelCols - 1) / kPackedPanelCols;
   const size_t groups = PackedPanelGroups(K);
@@ -79,8 +79,9 @@ void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t 
         const auto* r = reinterpret_cast<const uint8_t*>(b + 4 * g * k_stride + n_begin);
         uint32_t words[kPackedPanelCols];
         for (size_t c = 0; c < kPackedPanelCols; ++c) {
-          words[c] = uint32_t{r[c]} | uint32_t{r[k_stride + c]} << 8 |
-                     uint32_t{r[2 * k_stride + c]} << 16 | uint32_t{r[3 * k_stride + c]} << 24;
+          words[c] = (uint32_t{r[c]} | uint32_t{r[k_stride + c]} << 8 |
+                      uint32_t{r[2 * k_stride + c]} << 16 | uint32_t{r[3 * k_stride + c]} << 24) ^
+                     flip * 0x01010101u;
         }
         memcpy(out, words, sizeof(words));  // little-endian: byte j is row 4g + j
         continue;
@@ -88,7 +89,8 @@ void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t 
       memset(out, 0, kPackedPanelCols * 4);
       for (size_t j = 0; j < 4 && 4 * g + j < K; ++j) {
         const int8_t* row = b + (4 * g + j) * k_stride + n_begin * n_stride;
-        for (size_t c = 0; c < cols; ++c) out[c * 4 + j] = row[c * n_stride];
+        for (size_t c = 0; c < cols; ++c)
+          out[c * 4 + j] = static_cast<int8_t>(row[c * n_stride] ^ flip);
       }
     }
   }
@@ -100,7 +102,7 @@ size_t PackedBlockTermsS8Size(size_t K, size_t N) {
 }
 
 void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
-                      const int32_t* zero_points, int32_t* terms) {
+                      const int32_t* zero_points, int32_t* terms, uint8_t flip) {
   memset(terms, 0, PackedBlockTermsS8Size(K, N) * sizeof(int32_t));
   const size_t blocks = ActivationBlocks(K);
   std::vector<int32_t> sums(N);  // of one block, per column; |sum| <= 32 * 128 fits int16
@@ -108,7 +110,9 @@ void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size
     std::fill(sums.begin(), sums.end(), 0);
     const size_t k_end = std::min(K, (block + 1) * kActivationBlock);
     for (size_t k = block * kActivationBlock; k < k_end; ++k) {  // row by row: reads in order
-      for (size_t n = 0; n < N; ++n) sums[n] += b[k * k_stride + n * n_stride];
+      for (size_t n = 0; n < N; ++n) {
+        sums[n] += static_cast<int8_t>(b[k * k_stride + n * n_stride] ^ flip);
+      }
     }
     for (size_t n = 0; n < N; ++n) {
       const size_t i =

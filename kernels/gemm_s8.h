@@ -39,8 +39,9 @@ size_t PackedWeightsS8Size(size_t K, size_t N);
 // Packs B(k, n) = b[k * k_stride + n * n_stride] (so [K, N] row-major has k_stride = N,
 // n_stride = 1, and its transpose [N, K] has k_stride = 1, n_stride = K) into `packed`, which
 // has PackedWeightsS8Size(K, N) bytes; 64-byte alignment makes the kernel's loads aligned.
+// `flip` is XORed into every byte read: 0x80 packs uint8 weights w as the int8 w - 128.
 void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
-                   int8_t* packed);
+                   int8_t* packed, uint8_t flip = 0);
 
 // c[m * ldc + n] = sum_k a[m * lda + k] * B[k][n] for m < rows and n in [col_begin, col_end),
 // with B packed by PackWeightsS8(K, N); c points at [0][col_begin]. col_begin must be a multiple
@@ -121,8 +122,9 @@ size_t PackedBlockTermsS8Size(size_t K, size_t N);
 // zero_points[n] (in [-128, 127]):
 //   terms[panel][block][n % kPackedPanelCols] = int16 pair (Wsum_block[n], zero_points[n]),
 // zero past N.
+// `flip` as for PackWeightsS8 (zero_points are then those of the flipped weights).
 void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
-                      const int32_t* zero_points, int32_t* terms);
+                      const int32_t* zero_points, int32_t* terms, uint8_t flip = 0);
 
 // The row and column sides of the block-wise product, and the float output's terms.
 struct BlockwiseGemmTerms {

@@ -86,34 +86,30 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
   QuantizedWeights w;
   w.K = K;
   w.N = N;
-  // The kernels take int8: uint8 weights are shifted by -128 (flipping the top bit) into a dense
-  // [K, N] copy, as are weights stored otherwise than row-major; int8 row-major ones (what the
-  // exporters write) are packed straight from the model file.
+  // The kernels take int8: uint8 weights are packed as w - 128 (the top bit flipped as they are
+  // read). Weights stored otherwise than row-major are copied row-major first (ConvInteger's).
   const bool is_unsigned = dtype == DType::kUInt8;
+  const uint8_t flip = is_unsigned ? 0x80 : 0;
   const int8_t* b = static_cast<const int8_t*>(data);
   std::vector<int8_t> copy;
-  if (is_unsigned || k_stride != N || n_stride != 1) {
+  if (k_stride != N || n_stride != 1) {
     copy.resize(K * N);
-    const uint8_t flip = is_unsigned ? 0x80 : 0;
-    const auto* bytes = static_cast<const uint8_t*>(data);
     for (size_t k = 0; k < K; ++k) {
-      for (size_t n = 0; n < N; ++n) {
-        copy[k * N + n] = static_cast<int8_t>(bytes[k * k_stride + n * n_stride] ^ flip);
-      }
+      for (size_t n = 0; n < N; ++n) copy[k * N + n] = b[k * k_stride + n * n_stride];
     }
     b = copy.data();
   }
   w.packed = Tensor(DType::kInt8, {static_cast<int64_t>(PackedWeightsS8Size(K, N))});
-  PackWeightsS8(b, K, N, N, 1, w.packed.data<int8_t>());
+  PackWeightsS8(b, K, N, N, 1, w.packed.data<int8_t>(), flip);
   w.zero_points.resize(N);
   w.column_sums.assign(N, 0);
   for (size_t n = 0; n < N; ++n) w.zero_points[n] = zero_points[n] - (is_unsigned ? 128 : 0);
   for (size_t k = 0; k < K; ++k) {
-    for (size_t n = 0; n < N; ++n) w.column_sums[n] += b[k * N + n];
+    for (size_t n = 0; n < N; ++n) w.column_sums[n] += static_cast<int8_t>(b[k * N + n] ^ flip);
   }
   if (blockwise) {
     w.block_terms = Tensor(DType::kInt32, {static_cast<int64_t>(PackedBlockTermsS8Size(K, N))});
-    PackBlockTermsS8(b, K, N, N, 1, w.zero_points.data(), w.block_terms.data<int32_t>());
+    PackBlockTermsS8(b, K, N, N, 1, w.zero_points.data(), w.block_terms.data<int32_t>(), flip);
   }
   return w;
 }

@@ -425,6 +425,32 @@ TEST_P(GemmS8Test, BlockwiseExtremeValues) {
   }
 }
 
+// uint8 weights are packed by flipping the top bit as they are read: the same bytes as packing
+// the flipped copy, on the whole-group fast path (row-major, full panels) and the general one.
+TEST(GemmS8PackTest, FlipPacksUnsignedWeights) {
+  std::mt19937 rng(6);
+  for (const auto& [K, N] : std::vector<std::pair<size_t, size_t>>{{37, 70}, {128, 192}}) {
+    const std::vector<int8_t> b = RandomWeights(K, N, rng);
+    std::vector<int8_t> flipped(b.size()), b_t(b.size());
+    for (size_t i = 0; i < b.size(); ++i) flipped[i] = static_cast<int8_t>(b[i] ^ 0x80);
+    for (size_t k = 0; k < K; ++k) {
+      for (size_t n = 0; n < N; ++n) b_t[n * K + k] = b[k * N + n];
+    }
+    const size_t size = PackedWeightsS8Size(K, N);
+    const auto want = Pack(flipped.data(), K, N, N, 1);
+    auto got = hwy::AllocateAligned<int8_t>(size);
+    PackWeightsS8(b.data(), K, N, N, 1, got.get(), 0x80);
+    EXPECT_EQ(0, memcmp(want.get(), got.get(), size)) << K << "x" << N;
+    PackWeightsS8(b_t.data(), K, N, 1, K, got.get(), 0x80);
+    EXPECT_EQ(0, memcmp(want.get(), got.get(), size)) << K << "x" << N << " transposed";
+    const std::vector<int32_t> zp = RandomZeroPoints(N, rng);
+    std::vector<int32_t> want_terms(PackedBlockTermsS8Size(K, N)), got_terms(want_terms.size());
+    PackBlockTermsS8(flipped.data(), K, N, N, 1, zp.data(), want_terms.data());
+    PackBlockTermsS8(b.data(), K, N, N, 1, zp.data(), got_terms.data(), 0x80);
+    EXPECT_EQ(want_terms, got_terms) << K << "x" << N;
+  }
+}
+
 TEST(GemmS8PackTest, PackBlockTerms) {
   std::mt19937 rng(24);
   const size_t K = 70, N = 70;  // 3 blocks (32, 32, 6), 2 panels
