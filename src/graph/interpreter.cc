@@ -94,6 +94,7 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     KernelInit init{n, schema->since_version, {}};
     init.int8_activations =
         options_.exact ? Int8Activations::kPerTensor : options_.int8_activations;
+    init.weights = &weights_;
     for (int v : n.inputs) {
       const bool constant = v >= 0 && graph_.values[v].is_constant();
       init.constants.push_back(constant ? &graph_.values[v].constant : nullptr);

@@ -12,6 +12,7 @@
 #include "graph/plan.h"
 #include "ops/op.h"
 #include "util/thread_pool.h"
+#include "util/weight_arena.h"
 
 namespace qclip {
 
@@ -55,6 +56,7 @@ class Interpreter {
   InterpreterOptions options_;
   std::unique_ptr<Profile> profile_;
   ThreadPool pool_;
+  WeightArena weights_;                             // packed weights of the kernels
   std::vector<std::unique_ptr<OpKernel>> kernels_;  // per graph_.nodes entry
   std::mutex mu_;
   std::map<std::vector<Shape>, PlanEntry> plans_;

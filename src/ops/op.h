@@ -24,6 +24,7 @@
 namespace qclip {
 
 class ThreadPool;
+class WeightArena;
 
 struct RunContext {
   ThreadPool* pool = nullptr;  // never null inside Run
@@ -67,12 +68,14 @@ struct KernelInit {
   // SessionOptions::int8_activations, already kPerTensor when SessionOptions::exact is set. Read
   // by qclip.QuantizedLinear, which prepares its weights for it at load.
   Int8Activations int8_activations = Int8Activations::kBlockwise;
+  // Where to put weights packed at load (null: the kernel allocates them on its own).
+  WeightArena* weights = nullptr;
 };
 
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const KernelInit&);
 
 struct OpSchema {
-  std::string domain;   // "" = ai.onnx, "qclip" = our fused ops
+  std::string domain;  // "" = ai.onnx, "qclip" = our fused ops
   std::string op_type;
   int since_version;
   KernelFactory make;

@@ -266,8 +266,9 @@ class MatMulIntegerKernel final : public OpKernel {
     RequireDType(*b, {DType::kInt8, DType::kUInt8}, "B");
     RequireZeroPointDType(b_zp, *b, "b_zero_point");
     const size_t K = static_cast<size_t>(b->dim(0)), N = static_cast<size_t>(b->dim(1));
-    packed_b_ = QuantizedWeights::Pack(b->dtype(), b->raw(), K, N, N, 1,
-                                       ReadZeroPoints(b_zp, N, "b_zero_point"));
+    packed_b_ =
+        QuantizedWeights::Pack(b->dtype(), b->raw(), K, N, N, 1,
+                               ReadZeroPoints(b_zp, N, "b_zero_point"), false, init.weights);
     packed_at_load_ = true;
   }
 

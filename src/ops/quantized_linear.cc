@@ -82,7 +82,8 @@ std::vector<int32_t> ReadZeroPoints(const Tensor* zero_point, size_t n, const ch
 
 QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K, size_t N,
                                         size_t k_stride, size_t n_stride,
-                                        const std::vector<int32_t>& zero_points, bool blockwise) {
+                                        const std::vector<int32_t>& zero_points, bool blockwise,
+                                        WeightArena* arena) {
   QuantizedWeights w;
   w.K = K;
   w.N = N;
@@ -99,7 +100,8 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
     }
     b = copy.data();
   }
-  w.packed = Tensor(DType::kInt8, {static_cast<int64_t>(PackedWeightsS8Size(K, N))});
+  w.packed =
+      AllocateWeights(arena, DType::kInt8, {static_cast<int64_t>(PackedWeightsS8Size(K, N))});
   PackWeightsS8(b, K, N, N, 1, w.packed.data<int8_t>(), flip);
   w.zero_points.resize(N);
   w.column_sums.assign(N, 0);
@@ -108,7 +110,8 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
     for (size_t n = 0; n < N; ++n) w.column_sums[n] += static_cast<int8_t>(b[k * N + n] ^ flip);
   }
   if (blockwise) {
-    w.block_terms = Tensor(DType::kInt32, {static_cast<int64_t>(PackedBlockTermsS8Size(K, N))});
+    w.block_terms =
+        AllocateWeights(arena, DType::kInt32, {static_cast<int64_t>(PackedBlockTermsS8Size(K, N))});
     PackBlockTermsS8(b, K, N, N, 1, w.zero_points.data(), w.block_terms.data<int32_t>(), flip);
   }
   return w;
@@ -226,7 +229,7 @@ class QuantizedLinearKernel final : public OpKernel {
       float_weights_ = DequantizeWeights(w, zero_points);
     } else {
       weights_ = QuantizedWeights::Pack(w.dtype(), w.raw(), K_, N_, N_, 1, zero_points,
-                                        mode_ == Int8Activations::kBlockwise);
+                                        mode_ == Int8Activations::kBlockwise, init.weights);
     }
   }
 
