@@ -61,7 +61,8 @@ np.save(f"{w}/ids_padded256.npy", padded)
 PY
 query="pleural effusion in the right lower lobe"
 
-# name | model | input for both | how qclip runs it (run = qclip-run on the same input)
+# name | model | input for both | how qclip runs it (run = qclip-run on the same input, in its
+# default INT8 mode; exact = qclip-run --exact: ORT's own per-tensor arithmetic, bit for bit)
 configs=(
   "vision INT8 b1|vision_int8_qint8_pt|pixel_values=$work/pixels_b1.npy|run"
   "vision INT8 b8|vision_int8_qint8_pt|pixel_values=$work/pixels_b8.npy|run"
@@ -69,6 +70,8 @@ configs=(
   "vision FP32 b1|vision_fp32|pixel_values=$work/pixels_b1.npy|run"
   "text INT8 unpadded|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|run"
   "text INT8 app query (ORT padded 256)|text_int8_qint8_pt|input_ids=$work/ids_padded256.npy|encoder"
+  "vision INT8 b1, qclip --exact|vision_int8_qint8_pt|pixel_values=$work/pixels_b1.npy|exact"
+  "text INT8 unpadded, qclip --exact|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|exact"
 )
 
 # Runs one engine once; appends "median_ms load_ms rss_kb" to FILE.
@@ -85,7 +88,9 @@ measure() {  # ENGINE MODEL INPUT MODE FILE
       --bench "$runs" --out "$work/out.npy" "$query" 2>&1)
     out="load_ms=NA $out"
   else
-    out=$(/usr/bin/time -f "rss_kb=%M" "$bin/qclip-run" "$model" --input "$input" \
+    local exact=()
+    [[ $mode == exact ]] && exact=(--exact)
+    out=$(/usr/bin/time -f "rss_kb=%M" "$bin/qclip-run" "$model" --input "$input" "${exact[@]}" \
       --threads "$threads" --bench "$runs" --output-dir "$work/out" 2>&1)
   fi
   local median load rss
