@@ -355,6 +355,43 @@ int main(int argc, char** argv) {
     m.Output("y");
     ok &= Save(m, dir, "attention");
   }
+  {  // ViT attention as timm exports it: one qkv projection split by Transpose/Split/Squeeze,
+     // Q and K^T scaled by a scalar derived from a Shape, torch's NaN guard after the softmax.
+    Model m;
+    m.Input("x", TP::FLOAT, {-1, -2, 12});
+    m.Ints("qkv_shape", {5}, {0, 0, 3, 2, 2});
+    m.Ints("split", {3}, {1, 1, 1});
+    m.Ints("axis0", {1}, {0});
+    m.Ints("last", {1}, {-1});
+    m.Ints("end", {1}, {9223372036854775807});
+    m.Ints("out_shape", {3}, {0, 0, 4});
+    m.Floats("onef", {}, {1.0f});
+    m.Floats("zerof", {}, {0.0f});
+    m.Node("Reshape", {"x", "qkv_shape"}, {"qkv"});
+    Ints(m.Node("Transpose", {"qkv"}, {"heads"}), "perm", {2, 0, 3, 1, 4});
+    Int(m.Node("Split", {"heads", "split"}, {"q5", "k5", "v5"}), "axis", 0);
+    m.Node("Squeeze", {"q5", "axis0"}, {"q"});
+    m.Node("Squeeze", {"k5", "axis0"}, {"k"});
+    m.Node("Squeeze", {"v5", "axis0"}, {"v"});
+    m.Node("Shape", {"q"}, {"q_shape"});
+    m.Node("Slice", {"q_shape", "last", "end"}, {"dim"});
+    Int(m.Node("Cast", {"dim"}, {"dimf"}), "to", TP::FLOAT);
+    m.Node("Sqrt", {"dimf"}, {"sqrt_dim"});
+    m.Node("Div", {"onef", "sqrt_dim"}, {"scale"});
+    m.Node("Sqrt", {"scale"}, {"root_scale"});
+    m.Node("Mul", {"q", "root_scale"}, {"qs"});
+    Ints(m.Node("Transpose", {"k"}, {"kt"}), "perm", {0, 1, 3, 2});
+    m.Node("Mul", {"kt", "root_scale"}, {"kts"});
+    m.Node("MatMul", {"qs", "kts"}, {"scores"});
+    Int(m.Node("Softmax", {"scores"}, {"probs"}), "axis", -1);
+    m.Node("IsNaN", {"probs"}, {"nan"});
+    m.Node("Where", {"nan", "zerof", "probs"}, {"safe"});
+    m.Node("MatMul", {"safe", "v"}, {"ctx"});
+    Ints(m.Node("Transpose", {"ctx"}, {"ctxt"}), "perm", {0, 2, 1, 3});
+    m.Node("Reshape", {"ctxt", "out_shape"}, {"y"});
+    m.Output("y");
+    ok &= Save(m, dir, "attention_packed_qkv");
+  }
   {  // Token embeddings: Gather on ids, Range positions, ReduceSum pooling, Where, Equal.
     Model m;
     m.Input("input_ids", TP::INT64, {-1, -2});

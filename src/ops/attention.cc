@@ -51,7 +51,8 @@ View DenseView(const Shape& shape) { return View{shape, DenseStrides(shape), 0};
 View ApplyViews(View v, const std::vector<int64_t>& ops) {
   size_t i = 0;
   while (i < ops.size()) {
-    if (i + 2 > ops.size() || i + 2 + static_cast<size_t>(ops[i + 1]) > ops.size()) {
+    if (i + 2 > ops.size() || ops[i + 1] < 0 ||
+        static_cast<uint64_t>(ops[i + 1]) > ops.size() - (i + 2)) {
       throw Error("malformed view list");
     }
     const int64_t kind = ops[i];
@@ -61,8 +62,7 @@ View ApplyViews(View v, const std::vector<int64_t>& ops) {
     if (kind == 0) {  // Transpose
       if (static_cast<int>(args.size()) != rank) throw Error("Transpose perm does not fit");
       View t;
-      for (int64_t a : args) {
-        const int axis = NormalizeAxis(a, rank);
+      for (int axis : NormalizeAxes(args, rank)) {  // throws on a repeated axis
         t.shape.push_back(v.shape[axis]);
         t.strides.push_back(v.strides[axis]);
       }
@@ -72,6 +72,7 @@ View ApplyViews(View v, const std::vector<int64_t>& ops) {
       if (args.size() < 3) throw Error("malformed Split view");
       const int axis = NormalizeAxis(args[0], rank);
       const int64_t index = args[1], outputs = args[2], dim = v.shape[axis];
+      if (outputs < 1 || index < 0 || index >= outputs) throw Error("malformed Split view");
       int64_t start = 0, size = 0;
       if (args.size() == 3) {  // equal parts, the last one smaller (Split-18 num_outputs)
         const int64_t part = outputs > 0 ? (dim + outputs - 1) / outputs : 0;
@@ -80,7 +81,10 @@ View ApplyViews(View v, const std::vector<int64_t>& ops) {
       } else {
         if (static_cast<int64_t>(args.size()) != 3 + outputs) throw Error("malformed Split view");
         int64_t total = 0;
-        for (int64_t k = 0; k < outputs; ++k) total += args[3 + k];
+        for (int64_t k = 0; k < outputs; ++k) {
+          if (args[3 + k] < 0 || args[3 + k] > dim) throw Error("malformed Split view");
+          total += args[3 + k];
+        }
         if (total != dim) throw Error("Split sizes do not add up to the axis");
         for (int64_t k = 0; k < index; ++k) start += args[3 + k];
         size = args[3 + index];
@@ -235,6 +239,7 @@ class AttentionKernel final : public OpKernel {
     std::vector<int64_t> strides = DenseStrides(product);
     if (!out_perm_.empty()) {
       if (out_perm_.size() != rank) throw Error("out_perm does not fit the product");
+      NormalizeAxes(out_perm_, static_cast<int>(rank));  // throws on a repeated axis
       for (size_t k = 0; k < rank; ++k) l.out_shape[k] = product[NormalizeAxis(out_perm_[k], rank)];
       const std::vector<int64_t> dense = DenseStrides(l.out_shape);
       for (size_t k = 0; k < rank; ++k) strides[NormalizeAxis(out_perm_[k], rank)] = dense[k];

@@ -181,6 +181,38 @@ TEST(Attention, MismatchedOperandsAreRefused) {
   }
 }
 
+// A file can hold a qclip.Attention node itself: malformed view lists are refused, never read
+// out of bounds.
+TEST(Attention, MalformedViewsAreRefused) {
+  const std::vector<std::pair<std::vector<int64_t>, const char*>> cases = {
+      {{0, 3, 0, 0, 2}, "repeated"},                // Transpose perm repeating an axis
+      {{0, 2, 0, 1}, "does not fit"},               // perm of the wrong rank
+      {{1, 3, 0, -1, 2}, "malformed Split"},        // negative index
+      {{1, 3, 0, 2, 2}, "malformed Split"},         // index past the outputs
+      {{1, 5, 0, 0, 2, -1, 3}, "malformed Split"},  // negative size
+      {{1, 5, 0, 0, 2, 1, 0}, "do not add up"},     // sizes do not cover the axis
+      {{2, -5, 0}, "malformed view list"},          // negative record length
+      {{2, 9, 0}, "malformed view list"},           // record past the end
+      {{7, 0}, "unknown view kind"},
+  };
+  for (const auto& [views, needle] : cases) {
+    OpCall c;
+    c.op_type = "Attention";
+    c.domain = "qclip";
+    c.opset = 1;
+    c.attrs["q_views"] = IntsAttr(views);
+    c.inputs = {MakeTensor(DType::kFloat32, {2, 4, 3}, Random(24, 1)),
+                MakeTensor(DType::kFloat32, {2, 3, 4}, Random(24, 2)),
+                MakeTensor(DType::kFloat32, {2, 4, 6}, Random(48, 3))};
+    try {
+      RunOp(c);
+      ADD_FAILURE() << "expected an error for " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+}
+
 // The fixture towers: one qclip.Attention per layer and no Softmax left; FP32 outputs within
 // float rounding of the unfused graph (and fixtures_test holds every model to ORT's outputs).
 TEST(Attention, FixtureModelsAreFusedAndAgreeWithTheUnfusedGraph) {
