@@ -210,6 +210,7 @@ void BM_MatMulU8S8Dequantize(benchmark::State& state) {
 BENCHMARK(BM_MatMulU8S8Dequantize)
     ->Args({197, 768, 3072, 0})
     ->Args({197, 3072, 768, 0})
+    ->Args({256, 768, 768, 0})  // a 256-token text query: Q, K, V and output projections
     ->Args({197, 768, 3072, HWY_AVX3})
     ->Args({197, 768, 3072, HWY_AVX2})
     ->Unit(benchmark::kMillisecond);
@@ -256,6 +257,7 @@ void BM_MatMulBlockwiseU8S8(benchmark::State& state) {
 BENCHMARK(BM_MatMulBlockwiseU8S8)
     ->Args({197, 768, 3072, 0})
     ->Args({197, 3072, 768, 0})
+    ->Args({256, 768, 768, 0})
     ->Args({8, 768, 3072, 0})  // an unpadded text query: weight streaming, not arithmetic
     ->Args({8, 3072, 768, 0})
     ->Args({197, 768, 3072, HWY_AVX3})
