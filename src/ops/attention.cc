@@ -17,7 +17,8 @@
 // Semantics, with Q = view(q) * q_scale, Kᵀ = view(kt) * kt_scale ([..., S, D] and [..., D, T]):
 //   out = perm(softmax(Q·Kᵀ (* or /) score_scale + mask) · view(v)).
 // The scales are folded into one factor on Kᵀ, so results differ from the unfused chain by float
-// rounding only. Tasks are fixed blocks of rows, so results do not depend on the thread count.
+// rounding only. Every row is computed the same way whichever task runs it, so results do not
+// depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -218,6 +219,7 @@ class AttentionKernel final : public OpKernel {
       throw Error("attention operands do not chain: Q " + ShapeToString(l.q.shape) + ", Kᵀ " +
                   ShapeToString(l.kt.shape) + ", V " + ShapeToString(l.v.shape));
     }
+    for (size_t i = 4; i < 7; ++i) ScaleValue(Input(in, i), "attention scale");  // Run can't throw
     Shape scores = l.lead;
     scores.push_back(l.S);
     scores.push_back(l.T);
