@@ -176,9 +176,9 @@ class AttentionKernel final : public OpKernel {
     // just enough to give every thread some (the results do not depend on the grouping).
     const int64_t heads = NumElements(l.lead);
     const int64_t blocks = (l.S + kBlockRows - 1) / kBlockRows;
-    const int64_t groups =
-        std::clamp<int64_t>((4 * ctx.pool->size() + heads - 1) / std::max<int64_t>(heads, 1), 1,
-                            std::max<int64_t>(blocks, 1));
+    const int64_t groups = std::clamp<int64_t>(
+        (int64_t{4} * ctx.pool->size() + heads - 1) / std::max<int64_t>(heads, 1), 1,
+        std::max<int64_t>(blocks, 1));
     const int64_t rows_per_group = (blocks + groups - 1) / groups * kBlockRows;
     ctx.pool->ParallelFor(heads * groups, [&](int64_t task, int) {
       const int64_t head = task / groups;
