@@ -25,7 +25,8 @@ struct Interpreter::Profile {
 
 struct Interpreter::Bound {
   std::shared_ptr<void> arena;
-  std::vector<Tensor> views;  // per value id
+  unsigned char* base = nullptr;  // the arena's first byte
+  std::vector<Tensor> views;      // per value id
   std::vector<std::vector<const Tensor*>> step_inputs;
   std::vector<std::vector<Tensor*>> step_outputs;
 
@@ -33,7 +34,7 @@ struct Interpreter::Bound {
 
   explicit Bound(std::shared_ptr<const Plan> p) : plan(std::move(p)) {
     Tensor buffer(DType::kUInt8, {static_cast<int64_t>(plan->arena_bytes)});
-    auto* base = static_cast<unsigned char*>(buffer.raw());
+    base = static_cast<unsigned char*>(buffer.raw());
     arena = std::make_shared<Tensor>(std::move(buffer));
     views.resize(plan->slots.size());
     for (size_t v = 0; v < plan->slots.size(); ++v) {
@@ -187,6 +188,8 @@ void Interpreter::RunProfiled(Bound& bound, RunContext& ctx) {
   std::vector<double> seconds(plan.steps.size());
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const Clock::time_point start = Clock::now();
+    ctx.scratch =
+        plan.steps[s].scratch_bytes == 0 ? nullptr : bound.base + plan.steps[s].scratch_offset;
     plan.steps[s].kernel->Run(bound.step_inputs[s], bound.step_outputs[s], ctx);
     seconds[s] = std::chrono::duration<double>(Clock::now() - start).count();
   }
@@ -210,7 +213,9 @@ std::vector<Tensor> Interpreter::Run(const std::vector<Tensor>& inputs) {
   RunContext ctx{&pool_, options_.exact};
   if (profile_ == nullptr) {
     for (size_t s = 0; s < plan.steps.size(); ++s) {
-      plan.steps[s].kernel->Run(bound->step_inputs[s], bound->step_outputs[s], ctx);
+      const PlanStep& step = plan.steps[s];
+      ctx.scratch = step.scratch_bytes == 0 ? nullptr : bound->base + step.scratch_offset;
+      step.kernel->Run(bound->step_inputs[s], bound->step_outputs[s], ctx);
     }
   } else {
     RunProfiled(*bound, ctx);

@@ -95,7 +95,7 @@ bool InferOrFold(const Graph& g, const Node& n, const OpKernel& kernel,
       for (const Tensor& m : out) folded.emplace_back(m.dtype(), m.shape());
       for (Tensor& t : folded) ptrs.push_back(&t);
       RunContext ctx{&pool, false};
-      kernel.Run(in, ptrs, ctx);
+      RunUnplanned(kernel, in, ptrs, ctx);
       out = std::move(folded);
     }
   } catch (const Error& e) {
@@ -182,7 +182,13 @@ std::shared_ptr<const Plan> MakePlan(const Graph& g,
         continue;
       }
     }
-    plan->steps.push_back(PlanStep{static_cast<int>(k), kernels[k].get(), n.inputs, n.outputs});
+    PlanStep step{static_cast<int>(k), kernels[k].get(), n.inputs, n.outputs};
+    try {
+      step.scratch_bytes = kernels[k]->ScratchBytes(Inputs(slots, n), pool.size());
+    } catch (const Error& e) {
+      throw Error(g.path + ": " + DescribeNodeCall(g, n, Inputs(slots, n)) + ": " + e.what());
+    }
+    plan->steps.push_back(std::move(step));
   }
 
   // Liveness: an activation lives from the step that writes it to the last step that reads it
@@ -216,6 +222,11 @@ std::shared_ptr<const Plan> MakePlan(const Graph& g,
       if (v < 0) continue;
       slots[v].offset = arena.Allocate(slots[v].tensor.bytes());
       frees[last_use[v]].push_back(v);
+    }
+    PlanStep& step = plan->steps[s];
+    if (step.scratch_bytes != 0) {  // live during the step only
+      step.scratch_offset = arena.Allocate(step.scratch_bytes);
+      arena.Free(step.scratch_offset, step.scratch_bytes);
     }
     for (int v : frees[s]) arena.Free(slots[v].offset, slots[v].tensor.bytes());
   }

@@ -16,8 +16,10 @@ namespace qclip {
 struct PlanStep {
   int node = 0;  // index into Graph::nodes (for error messages and profiling)
   const OpKernel* kernel = nullptr;
-  std::vector<int> inputs;   // value ids, -1 = omitted
-  std::vector<int> outputs;  // value ids, -1 = omitted
+  std::vector<int> inputs;    // value ids, -1 = omitted
+  std::vector<int> outputs;   // value ids, -1 = omitted
+  size_t scratch_offset = 0;  // arena offset of the kernel's scratch (OpKernel::ScratchBytes)
+  size_t scratch_bytes = 0;
 };
 
 // Where a value lives while a plan runs.

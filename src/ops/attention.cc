@@ -161,6 +161,11 @@ class AttentionKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(DType::kFloat32, MakeLayout(in).out_shape);
   }
 
+  // Per thread, the scores of a block of rows.
+  size_t ScratchBytes(const std::vector<const Tensor*>& in, int threads) const override {
+    return static_cast<size_t>(threads) * ScoresPerThread(MakeLayout(in)) * sizeof(float);
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     const Layout l = MakeLayout(in);
@@ -180,15 +185,19 @@ class AttentionKernel final : public OpKernel {
         (int64_t{4} * ctx.pool->size() + heads - 1) / std::max<int64_t>(heads, 1), 1,
         std::max<int64_t>(blocks, 1));
     const int64_t rows_per_group = (blocks + groups - 1) / groups * kBlockRows;
-    ctx.pool->ParallelFor(heads * groups, [&](int64_t task, int) {
+    ctx.pool->ParallelFor(heads * groups, [&](int64_t task, int thread) {
       const int64_t head = task / groups;
       const int64_t r0 = task % groups * rows_per_group;
-      if (r0 < l.S)
-        RunRows(l, head, r0, std::min(rows_per_group, l.S - r0), scale, q, kt, v, mask, y);
+      float* scores = static_cast<float*>(ctx.scratch) + thread * ScoresPerThread(l);
+      if (r0 < l.S) {
+        RunRows(l, head, r0, std::min(rows_per_group, l.S - r0), scale, q, kt, v, mask, scores, y);
+      }
     });
   }
 
  private:
+  static size_t ScoresPerThread(const Layout& l) { return static_cast<size_t>(kBlockRows * l.T); }
+
   static const Tensor* Input(const std::vector<const Tensor*>& in, size_t i) {
     return i < in.size() ? in[i] : nullptr;
   }
@@ -261,9 +270,9 @@ class AttentionKernel final : public OpKernel {
     return offset;
   }
 
-  // Rows [r0, r0 + rows) of one head, kBlockRows at a time.
+  // Rows [r0, r0 + rows) of one head, kBlockRows at a time; `scores` holds kBlockRows x T floats.
   void RunRows(const Layout& l, int64_t head, int64_t r0, int64_t rows, float scale, const float* q,
-               const float* kt, const float* v, const float* mask, float* y) const {
+               const float* kt, const float* v, const float* mask, float* scores, float* y) const {
     const size_t r = l.lead.size();  // the two matrix dims of each view: r, r + 1
     // Operands whose matrix is strided in both dims (never so in the exporters' layouts) are
     // copied densely first.
@@ -274,11 +283,6 @@ class AttentionKernel final : public OpKernel {
     View v_head = l.v;
     v_head.offset = HeadOffset(l.v, l.lead, head);
     const PackedGemmB packed_v(Operand(v, v_head, r, 1.0f, copy));
-    // Per-thread scratch, grown once: the scores of a block of rows.
-    thread_local std::vector<float> scratch;
-    const size_t scores_size = static_cast<size_t>(kBlockRows * l.T);
-    if (scratch.size() < scores_size) scratch.resize(scores_size);
-    float* scores = scratch.data();
 
     for (int64_t b0 = r0; b0 < r0 + rows; b0 += kBlockRows) {
       const int64_t n = std::min(kBlockRows, r0 + rows - b0);

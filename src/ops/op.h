@@ -29,6 +29,9 @@ class WeightArena;
 struct RunContext {
   ThreadPool* pool = nullptr;  // never null inside Run
   bool exact = false;          // SessionOptions::exact
+  // OpKernel::ScratchBytes of memory for this call, 64-byte aligned (null when it asked none):
+  // planned in the run's arena, so that steady-state runs allocate nothing.
+  void* scratch = nullptr;
 };
 
 class OpKernel {
@@ -58,6 +61,15 @@ class OpKernel {
   // lives outside the arena (a constant or graph input). Run must still copy, for the cases the
   // planner leaves alone.
   virtual bool OutputIsInput() const { return false; }
+
+  // Bytes of temporary memory Run needs for inputs of these shapes (data may be absent) with a
+  // pool of `threads` workers; the planner reserves them for the duration of the step and passes
+  // them as RunContext::scratch.
+  virtual size_t ScratchBytes(const std::vector<const Tensor*>& in, int threads) const {
+    (void)in;
+    (void)threads;
+    return 0;
+  }
 };
 
 struct KernelInit {
@@ -73,6 +85,31 @@ struct KernelInit {
 };
 
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const KernelInit&);
+
+// Runs `kernel` outside a plan (constant folding, tests): gives it the scratch memory it asks
+// for, when ctx has none, for this call only.
+void RunUnplanned(const OpKernel& kernel, const std::vector<const Tensor*>& in,
+                  const std::vector<Tensor*>& out, RunContext& ctx);
+
+// Typed arrays carved in order out of a scratch block, each 64-byte aligned. With a null base it
+// only adds up the bytes: kernels size their scratch (ScratchBytes) and carve it (Run) with the
+// same code.
+class ScratchCarver {
+ public:
+  explicit ScratchCarver(void* base) : base_(static_cast<unsigned char*>(base)) {}
+  template <typename T>
+  T* Take(size_t n) {
+    bytes_ = (bytes_ + 63) / 64 * 64;
+    T* p = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + bytes_);
+    bytes_ += n * sizeof(T);
+    return p;
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  unsigned char* base_;
+  size_t bytes_ = 0;
+};
 
 struct OpSchema {
   std::string domain;  // "" = ai.onnx, "qclip" = our fused ops

@@ -141,14 +141,12 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
 }
 
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
-                           ActivationBlock* blocks) {
+                           ActivationBlock* blocks, QuantParams* params, int32_t* sums) {
   const size_t num_blocks = ActivationBlocks(K);
-  std::vector<QuantParams> params(rows * num_blocks);
-  std::vector<int32_t> sums(rows * num_blocks);
   const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
   ParallelChunks(pool, static_cast<int64_t>(rows), rows_per_task, [&](int64_t begin, int64_t end) {
     DynamicQuantizeBlocksU8(x + begin * K, K, static_cast<size_t>(end - begin), K, kActivationBlock,
-                            q + begin * K, K, params.data() + begin, sums.data() + begin, rows);
+                            q + begin * K, K, params + begin, sums + begin, rows);
   });
   for (size_t b = 0; b < num_blocks; ++b) {
     const size_t len = std::min(kActivationBlock, K - b * kActivationBlock);
@@ -252,11 +250,18 @@ class QuantizedLinearKernel final : public OpKernel {
   // RunContext::exact selects per-tensor quantization for kernels built for integer activations;
   // the interpreter builds every kernel with kPerTensor when SessionOptions::exact is set, so a
   // kFloat kernel never runs in exact mode.
+  size_t ScratchBytes(const std::vector<const Tensor*>& in, int) const override {
+    ScratchCarver carver(nullptr);
+    Carve(carver, Rows(*in[0]));
+    return carver.bytes();
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     const Tensor& x = *in[0];
-    size_t rows = 1;
-    for (int d = 0; d + 1 < x.rank(); ++d) rows *= static_cast<size_t>(x.dim(d));
+    const size_t rows = Rows(x);
+    ScratchCarver carver(ctx.scratch);
+    const Scratch s = Carve(carver, rows);
     const float* bias = bias_.empty() ? nullptr : bias_.data();
     float* y = out[0]->data<float>();
     if (mode_ == Int8Activations::kFloat) {
@@ -269,23 +274,49 @@ class QuantizedLinearKernel final : public OpKernel {
       });
     } else if (ctx.exact || mode_ == Int8Activations::kPerTensor) {
       // Per tensor, bit for bit what ORT's DynamicQuantizeLinear feeds MatMulInteger.
-      std::vector<uint8_t> x_q(rows * K_);
-      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, x_q.data());
-      const std::vector<int32_t> zero_points(rows, p.zero_point);
-      const std::vector<float> scales(rows, p.scale);
-      const QuantizedActivations a{x_q.data(), rows, K_, zero_points.data()};
-      MatMulQuantized(a, weights_, scales.data(), scales_.data(), bias, *ctx.pool, y, N_);
+      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, s.x_q);
+      std::fill(s.zero_points, s.zero_points + rows, p.zero_point);
+      std::fill(s.scales, s.scales + rows, p.scale);
+      const QuantizedActivations a{s.x_q, rows, K_, s.zero_points};
+      MatMulQuantized(a, weights_, s.scales, scales_.data(), bias, *ctx.pool, y, N_);
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
-      std::vector<uint8_t> x_q(rows * K_);
-      std::vector<ActivationBlock> blocks(rows * ActivationBlocks(K_));
-      DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, x_q.data(), blocks.data());
-      const BlockQuantizedActivations a{x_q.data(), rows, K_, blocks.data()};
+      DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params,
+                            s.sums);
+      const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
       MatMulQuantizedBlockwise(a, weights_, scales_.data(), bias, *ctx.pool, y, N_);
     }
   }
 
  private:
+  // The quantized activations and their terms, in the step's scratch: what either integer
+  // mode needs (a kernel built block-wise still runs per tensor under RunContext::exact).
+  struct Scratch {
+    uint8_t* x_q = nullptr;
+    int32_t* zero_points = nullptr;  // per tensor: [rows]
+    float* scales = nullptr;
+    ActivationBlock* blocks = nullptr;  // block-wise: [blocks][rows]
+    QuantParams* params = nullptr;
+    int32_t* sums = nullptr;
+  };
+  Scratch Carve(ScratchCarver& carver, size_t rows) const {
+    Scratch s;
+    if (mode_ == Int8Activations::kFloat) return s;
+    const size_t blocks = rows * ActivationBlocks(K_);
+    s.x_q = carver.Take<uint8_t>(rows * K_);
+    s.zero_points = carver.Take<int32_t>(rows);
+    s.scales = carver.Take<float>(rows);
+    s.blocks = carver.Take<ActivationBlock>(blocks);
+    s.params = carver.Take<QuantParams>(blocks);
+    s.sums = carver.Take<int32_t>(blocks);
+    return s;
+  }
+  static size_t Rows(const Tensor& x) {
+    size_t rows = 1;
+    for (int d = 0; d + 1 < x.rank(); ++d) rows *= static_cast<size_t>(x.dim(d));
+    return rows;
+  }
+
   // A float32 constant that is a scalar (broadcast to n) or has n values.
   static std::vector<float> ReadPerColumn(const Tensor& t, size_t n, const char* what) {
     RequireDType(t, {DType::kFloat32}, what);

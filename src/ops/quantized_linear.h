@@ -85,9 +85,10 @@ struct BlockQuantizedActivations {
 };
 
 // Per-block DynamicQuantizeLinear of x [rows, K] (dense) into q (dense) and blocks
-// ([ActivationBlocks(K)][rows]), spread over the pool by rows.
+// ([ActivationBlocks(K)][rows]), spread over the pool by rows; params and sums are scratch of
+// rows * ActivationBlocks(K) entries each.
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
-                           ActivationBlock* blocks);
+                           ActivationBlock* blocks, QuantParams* params, int32_t* sums);
 
 // y[m * ldy + n] = (sum_b s[m][b] * C_b[m][n]) * b_scales[n] + bias[n] (bias may be null), the
 // block-wise product of kernels/gemm_s8.h; w must be packed with `blockwise`.

@@ -69,7 +69,8 @@ inline std::vector<Tensor> RunOp(const OpCall& c) {
   node.domain = c.domain;
   node.attrs = c.attrs;
   for (size_t i = 0; i < c.inputs.size(); ++i) node.inputs.push_back(static_cast<int>(i));
-  for (int i = 0; i < c.num_outputs; ++i) node.outputs.push_back(static_cast<int>(c.inputs.size()) + i);
+  for (int i = 0; i < c.num_outputs; ++i)
+    node.outputs.push_back(static_cast<int>(c.inputs.size()) + i);
   const OpSchema* schema = BuiltinOps().Find(c.domain, c.op_type, c.opset);
   if (schema == nullptr) throw Error("no kernel for " + c.op_type);
   KernelInit init{node, schema->since_version, {}};
@@ -90,7 +91,7 @@ inline std::vector<Tensor> RunOp(const OpCall& c) {
   for (Tensor& t : outs) out_ptrs.push_back(&t);
   ThreadPool pool(c.threads);
   RunContext ctx{&pool, c.exact};
-  kernel->Run(in, out_ptrs, ctx);
+  RunUnplanned(*kernel, in, out_ptrs, ctx);
   return outs;
 }
 

@@ -409,7 +409,7 @@ Tensor RunQuantizedLinear(const LinearCase& lc, Int8Activations mode, bool exact
   Tensor y(meta[0].dtype(), meta[0].shape());
   ThreadPool pool(threads);
   RunContext ctx{&pool, exact};
-  kernel->Run(in, {&y}, ctx);
+  RunUnplanned(*kernel, in, {&y}, ctx);
   return y;
 }
 
