@@ -64,7 +64,11 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
   }
   PromoteFloat16(graph_);
   FoldInitializers(graph_, pool_);
-  if (options_.fuse) RunGraphPasses(graph_);
+  if (options_.fuse) {
+    RunGraphPasses(graph_);
+    SelectRowsEarly(graph_,
+                    !options_.exact && options_.int8_activations != Int8Activations::kPerTensor);
+  }
   RemoveDeadNodes(graph_);
 
   std::string unsupported;

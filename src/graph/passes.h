@@ -31,6 +31,12 @@ void FuseQuantizedLinear(Graph& g);
 // (src/graph/fuse_attention.cc).
 void FuseAttention(Graph& g);
 
+// Gather(X, 0, axis=1) of a rank-3 X (a pooled CLS token) -> the row-wise ops before it
+// (LayerNorm, constant-weight products, activations, residual additions; QuantizedLinear when
+// `quantized_rows_independent`, i.e. its activations are not quantized per tensor) run on that
+// row only. Exact: the outputs do not change (src/graph/select_rows.cc).
+void SelectRowsEarly(Graph& g, bool quantized_rows_independent);
+
 // The passes above, in order (PromoteFloat16 excepted).
 void RunGraphPasses(Graph& g);
 
