@@ -81,6 +81,7 @@ void TransposeRows(const T* src, int64_t step, T* dst, int64_t row_begin, int64_
 
 void StridedCopy(const void* src, const std::vector<int64_t>& strides, const Shape& shape,
                  size_t elem_size, void* dst, ThreadPool& pool) {
+  if (NumElements(shape) == 0) return;  // (a zero dim: the transposed-rows path divides by it)
   const StridedLoop loop = MakeStridedLoop(shape, {strides});
   const int64_t step = loop.inner_stride[0];
   VisitBits(elem_size, [&](auto zero) {

@@ -135,4 +135,12 @@ TEST(Regression, TextAboveTheLimitIsRefused) {
   EXPECT_ERROR_HAS(ErrorOf([&] { qclip::CleanTextLikeOpenClip(above); }), "above the limit");
 }
 
+// A Transpose of an initializer with a zero-size dim, folded at load, divided by that dim
+// (StridedCopy's batched 2-D transpose path: an integer division by zero, SIGFPE; found by
+// load_model_fuzzer under UBSan). Fixed: an empty copy returns at once.
+TEST(Regression, TransposeOfAnEmptyInitializerFolds) {
+  const std::string path = (kHostile / "onnx/transpose_empty_dim.onnx").string();
+  EXPECT_NO_THROW(qclip::Session::Load(path));
+}
+
 }  // namespace
