@@ -54,6 +54,13 @@ struct Interpreter::Bound {
       step_outputs.push_back(std::move(out));
     }
   }
+
+  // Runs step s, with its planned scratch.
+  void RunStep(size_t s, RunContext& ctx) const {
+    const PlanStep& step = plan->steps[s];
+    ctx.scratch = step.scratch_bytes == 0 ? nullptr : base + step.scratch_offset;
+    step.kernel->Run(step_inputs[s], step_outputs[s], ctx);
+  }
 };
 
 Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
@@ -186,15 +193,13 @@ void Interpreter::Release(const std::vector<Tensor>& inputs, std::unique_ptr<Bou
   }
 }
 
-void Interpreter::RunProfiled(Bound& bound, RunContext& ctx) {
+void Interpreter::RunProfiled(const Bound& bound, RunContext& ctx) {
   using Clock = std::chrono::steady_clock;
   const Plan& plan = *bound.plan;
   std::vector<double> seconds(plan.steps.size());
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const Clock::time_point start = Clock::now();
-    ctx.scratch =
-        plan.steps[s].scratch_bytes == 0 ? nullptr : bound.base + plan.steps[s].scratch_offset;
-    plan.steps[s].kernel->Run(bound.step_inputs[s], bound.step_outputs[s], ctx);
+    bound.RunStep(s, ctx);
     seconds[s] = std::chrono::duration<double>(Clock::now() - start).count();
   }
   std::lock_guard<std::mutex> lock(profile_->mu);
@@ -216,11 +221,7 @@ std::vector<Tensor> Interpreter::Run(const std::vector<Tensor>& inputs) {
   }
   RunContext ctx{&pool_, options_.exact};
   if (profile_ == nullptr) {
-    for (size_t s = 0; s < plan.steps.size(); ++s) {
-      const PlanStep& step = plan.steps[s];
-      ctx.scratch = step.scratch_bytes == 0 ? nullptr : bound->base + step.scratch_offset;
-      step.kernel->Run(bound->step_inputs[s], bound->step_outputs[s], ctx);
-    }
+    for (size_t s = 0; s < plan.steps.size(); ++s) bound->RunStep(s, ctx);
   } else {
     RunProfiled(*bound, ctx);
   }

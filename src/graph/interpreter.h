@@ -50,7 +50,7 @@ class Interpreter {
   // when the interpreter is destroyed (a development aid; off, it costs one branch per run).
   struct Profile;
   void PrintProfile() const;
-  void RunProfiled(Bound& bound, RunContext& ctx);
+  void RunProfiled(const Bound& bound, RunContext& ctx);
 
   Graph graph_;
   InterpreterOptions options_;
