@@ -149,6 +149,25 @@ void RunGemm(benchmark::State& state, size_t M, size_t K, size_t N, int64_t targ
   state.SetLabel(hwy::TargetName(target != 0 ? target : supported & -supported));
 }
 
+// Random u8 activations [M, K] and s8 weights [K, N] (those packed too), the same for every
+// product benchmark of a shape.
+struct GemmOperands {
+  std::vector<uint8_t> a;
+  std::vector<int8_t> b;
+  hwy::AlignedFreeUniquePtr<int8_t[]> packed;
+};
+
+GemmOperands RandomOperands(size_t M, size_t K, size_t N) {
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> dist(0, 255);
+  GemmOperands op{std::vector<uint8_t>(M * K), std::vector<int8_t>(K * N),
+                  hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N))};
+  for (uint8_t& v : op.a) v = static_cast<uint8_t>(dist(rng));
+  for (int8_t& v : op.b) v = static_cast<int8_t>(dist(rng) - 128);
+  PackWeightsS8(op.b.data(), K, N, N, 1, op.packed.get());
+  return op;
+}
+
 // Args: M, K, N, Highway target (0 = best available).
 void BM_MatMulU8S8(benchmark::State& state) {
   const size_t M = state.range(0), K = state.range(1), N = state.range(2);
@@ -156,18 +175,11 @@ void BM_MatMulU8S8(benchmark::State& state) {
   if (target != 0 && (hwy::SupportedTargets() & target) == 0) {
     return state.SkipWithError("target not supported");
   }
-  std::mt19937 rng(1);
-  std::uniform_int_distribution<int> dist(0, 255);
-  std::vector<uint8_t> a(M * K);
-  for (uint8_t& v : a) v = static_cast<uint8_t>(dist(rng));
-  std::vector<int8_t> b(K * N);
-  for (int8_t& v : b) v = static_cast<int8_t>(dist(rng) - 128);
-  auto packed = hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N));
-  PackWeightsS8(b.data(), K, N, N, 1, packed.get());
+  const GemmOperands op = RandomOperands(M, K, N);
   auto c = hwy::AllocateAligned<int32_t>(M * N);
 
   RunGemm(state, M, K, N, target,
-          [&] { MatMulU8S8(a.data(), K, M, K, packed.get(), N, 0, N, c.get(), N); });
+          [&] { MatMulU8S8(op.a.data(), K, M, K, op.packed.get(), N, 0, N, c.get(), N); });
 }
 void GemmShapes(benchmark::internal::Benchmark* b) {
   for (int64_t target : {int64_t{0}, int64_t{HWY_AVX3}, int64_t{HWY_AVX2}}) {
@@ -189,23 +201,16 @@ void BM_MatMulU8S8Dequantize(benchmark::State& state) {
   if (target != 0 && (hwy::SupportedTargets() & target) == 0) {
     return state.SkipWithError("target not supported");
   }
-  std::mt19937 rng(1);
-  std::uniform_int_distribution<int> dist(0, 255);
-  std::vector<uint8_t> a(M * K);
-  for (uint8_t& v : a) v = static_cast<uint8_t>(dist(rng));
-  std::vector<int8_t> b(K * N);
-  for (int8_t& v : b) v = static_cast<int8_t>(dist(rng) - 128);
-  auto packed = hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N));
-  PackWeightsS8(b.data(), K, N, N, 1, packed.get());
+  const GemmOperands op = RandomOperands(M, K, N);
   std::vector<int32_t> a_zp(M, 117), a_sums(M), b_zp(N, 3), b_sums(N, 1000);
-  RowSumsU8(a.data(), K, M, K, a_sums.data());
+  RowSumsU8(op.a.data(), K, M, K, a_sums.data());
   std::vector<float> a_scales(M, 0.01f), b_scales(N, 0.002f), bias(N, 0.5f);
   const QuantizedGemmTerms terms{a_zp.data(),   a_sums.data(),   a_scales.data(), b_zp.data(),
                                  b_sums.data(), b_scales.data(), bias.data()};
   auto y = hwy::AllocateAligned<float>(M * N);
 
   RunGemm(state, M, K, N, target,
-          [&] { MatMulU8S8(a.data(), K, M, K, packed.get(), N, 0, N, terms, y.get(), N); });
+          [&] { MatMulU8S8(op.a.data(), K, M, K, op.packed.get(), N, 0, N, terms, y.get(), N); });
 }
 BENCHMARK(BM_MatMulU8S8Dequantize)
     ->Args({197, 768, 3072, 0})
@@ -224,17 +229,10 @@ void BM_MatMulBlockwiseU8S8(benchmark::State& state) {
   if (target != 0 && (hwy::SupportedTargets() & target) == 0) {
     return state.SkipWithError("target not supported");
   }
-  std::mt19937 rng(1);
-  std::uniform_int_distribution<int> dist(0, 255);
-  std::vector<uint8_t> a(M * K);
-  for (uint8_t& v : a) v = static_cast<uint8_t>(dist(rng));
-  std::vector<int8_t> b(K * N);
-  for (int8_t& v : b) v = static_cast<int8_t>(dist(rng) - 128);
-  auto packed = hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N));
-  PackWeightsS8(b.data(), K, N, N, 1, packed.get());
+  const GemmOperands op = RandomOperands(M, K, N);
   const std::vector<int32_t> b_zp(N, 3);
   auto b_terms = hwy::AllocateAligned<int32_t>(PackedBlockTermsS8Size(K, N));
-  PackBlockTermsS8(b.data(), K, N, N, 1, b_zp.data(), b_terms.get());
+  PackBlockTermsS8(op.b.data(), K, N, N, 1, b_zp.data(), b_terms.get());
   const size_t blocks = ActivationBlocks(K);
   std::vector<ActivationBlock> a_blocks(blocks * M);
   for (size_t i = 0; i < a_blocks.size(); ++i) {
@@ -251,7 +249,7 @@ void BM_MatMulBlockwiseU8S8(benchmark::State& state) {
   auto y = hwy::AllocateAligned<float>(M * N);
 
   RunGemm(state, M, K, N, target, [&] {
-    MatMulBlockwiseU8S8(a.data(), K, M, K, packed.get(), N, 0, N, terms, y.get(), N);
+    MatMulBlockwiseU8S8(op.a.data(), K, M, K, op.packed.get(), N, 0, N, terms, y.get(), N);
   });
 }
 BENCHMARK(BM_MatMulBlockwiseU8S8)
