@@ -16,6 +16,7 @@
 #include "onnx/loader.h"
 #include "op_test_util.h"
 #include "qclip/qclip.h"
+#include "tower_fixtures.h"
 
 namespace qclip {
 namespace {
@@ -216,16 +217,8 @@ TEST(Attention, MalformedViewsAreRefused) {
 // The fixture towers: one qclip.Attention per layer and no Softmax left; FP32 outputs within
 // float rounding of the unfused graph (and fixtures_test holds every model to ORT's outputs).
 TEST(Attention, FixtureModelsAreFusedAndAgreeWithTheUnfusedGraph) {
-  const std::filesystem::path models = std::filesystem::path(QCLIP_TEST_DATA) / "models";
-  struct Case {
-    const char* dir;
-    const char* input;
-    const char* file;
-  };
-  for (const Case& c :
-       {Case{"biomedclip_vision_tiny_legacy_op17", "pixel_values", "images_b4.in.pixel_values.npy"},
-        Case{"biomedclip_text_tiny_pubmedvocab_legacy_op18", "input_ids",
-             "padded256_b8.in.input_ids.npy"}}) {
+  const std::filesystem::path models = test::FixtureModels();
+  for (const test::TowerFixture& c : test::kTowerFixtures) {
     const std::filesystem::path dir = models / c.dir;
     for (const char* file : {"fp32.onnx", "int8_qint8.onnx"}) {
       SCOPED_TRACE(std::string(c.dir) + "/" + file);

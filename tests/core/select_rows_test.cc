@@ -11,6 +11,7 @@
 #include "graph/passes.h"
 #include "onnx/loader.h"
 #include "qclip/qclip.h"
+#include "tower_fixtures.h"
 
 namespace qclip {
 namespace {
@@ -22,16 +23,8 @@ int CountSelections(const Graph& g) {
 }
 
 TEST(SelectRowsEarly, FixtureTowersGiveTheSameBits) {
-  const std::filesystem::path models = std::filesystem::path(QCLIP_TEST_DATA) / "models";
-  struct Case {
-    const char* dir;
-    const char* input;
-    const char* file;
-  };
-  for (const Case& c :
-       {Case{"biomedclip_vision_tiny_legacy_op17", "pixel_values", "images_b4.in.pixel_values.npy"},
-        Case{"biomedclip_text_tiny_pubmedvocab_legacy_op18", "input_ids",
-             "padded256_b8.in.input_ids.npy"}}) {
+  const std::filesystem::path models = test::FixtureModels();
+  for (const test::TowerFixture& c : test::kTowerFixtures) {
     for (const char* file : {"fp32.onnx", "int8_qint8.onnx"}) {
       SCOPED_TRACE(std::string(c.dir) + "/" + file);
       const std::string path = (models / c.dir / file).string();
