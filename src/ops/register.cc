@@ -12,7 +12,6 @@ void RegisterAllOps(OpRegistry& r) {
   RegisterNormalizationOps(r);
   RegisterActivationOps(r);
   RegisterQuantOps(r);
-  RegisterFusedOps(r);
   RegisterAttentionOps(r);
   RegisterFloat16Ops(r);
 }

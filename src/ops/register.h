@@ -16,7 +16,6 @@ void RegisterConvOps(OpRegistry& r);  // src/ops/conv.cc
 void RegisterNormalizationOps(OpRegistry& r);  // src/ops/normalization.cc
 void RegisterActivationOps(OpRegistry& r);  // src/ops/activation.cc
 void RegisterQuantOps(OpRegistry& r);  // src/ops/quant.cc
-void RegisterFusedOps(OpRegistry& r);  // src/ops/fused.cc: qclip-domain ops made by graph passes
 void RegisterAttentionOps(OpRegistry& r);  // src/ops/attention.cc: qclip.Attention
 void RegisterFloat16Ops(OpRegistry& r);  // src/ops/float16_round.cc: qclip.RoundToFloat16
 
