@@ -57,7 +57,9 @@ bool IsScalarExpr(const Graph& g, const ValueUses& uses, int v, int depth = 0) {
         starts.size() != 1 || ends.size() != 1) {
       return false;
     }
-    return (starts[0] >= 0 && ends[0] == starts[0] + 1) || (starts[0] == -1 && ends[0] >= INT_MAX);
+    // starts < ends first: a hostile starts of INT64_MAX must not overflow starts + 1.
+    return (starts[0] >= 0 && starts[0] < ends[0] && ends[0] == starts[0] + 1) ||
+           (starts[0] == -1 && ends[0] >= INT_MAX);
   }
   if (n.op_type == "Gather" && n.inputs.size() == 2 && reads_shape(n.inputs[0])) {
     const int idx = n.inputs[1];
