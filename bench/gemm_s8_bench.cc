@@ -216,6 +216,8 @@ BENCHMARK(BM_MatMulU8S8Dequantize)
     ->Args({197, 768, 3072, 0})
     ->Args({197, 3072, 768, 0})
     ->Args({256, 768, 768, 0})  // a 256-token text query: Q, K, V and output projections
+    ->Args({8, 768, 3072, 0})   // an unpadded text query, as the block-wise rows below
+    ->Args({8, 3072, 768, 0})
     ->Args({197, 768, 3072, HWY_AVX3})
     ->Args({197, 768, 3072, HWY_AVX2})
     ->Unit(benchmark::kMillisecond);
