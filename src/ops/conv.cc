@@ -95,8 +95,10 @@ class ConvKernel final : public OpKernel {
     // One [pixels, patch] im2col matrix and one [pixels, group_out] result per (image, group).
     const int64_t jobs = g.batch * g.groups;
     const int64_t pixels = g.pixels(), patch = g.patch(), group_out = g.group_out();
-    std::vector<float> columns(static_cast<size_t>(jobs * pixels * patch));
-    std::vector<float> result(static_cast<size_t>(jobs * pixels * group_out));
+    ScratchCarver carver(ctx.scratch);
+    const Scratch s = Carve(carver, g);
+    float* const columns = s.columns;
+    float* const result = s.result;
 
     // Fixed chunks of output rows for im2col and for the transposition.
     constexpr int64_t kRowsPerTask = 32;
@@ -107,7 +109,7 @@ class ConvKernel final : public OpKernel {
       const float* x_group =
           x + (image * g.in_channels + group * g.group_in()) * g.height * g.width;
       for (int64_t p = first; p < std::min(pixels, first + kRowsPerTask); ++p) {
-        Im2ColRow(g, x_group, p, columns.data() + (job * pixels + p) * patch);
+        Im2ColRow(g, x_group, p, columns + (job * pixels + p) * patch);
       }
     });
 
@@ -116,16 +118,15 @@ class ConvKernel final : public OpKernel {
       const int64_t job = task / tiles, group = job % g.groups;
       GemmEpilogue epilogue;
       epilogue.bias = bias != nullptr ? bias + group * group_out : nullptr;
-      GemmF32Tile(columns.data() + job * pixels * patch, patch, packed[group],
-                  result.data() + job * pixels * group_out, group_out, pixels, epilogue,
-                  task % tiles);
+      GemmF32Tile(columns + job * pixels * patch, patch, packed[group],
+                  result + job * pixels * group_out, group_out, pixels, epilogue, task % tiles);
     });
 
     // result[job][pixel][m] -> y[image][group * group_out + m][pixel], chunked by channel.
     const int64_t channel_chunks = (group_out + kRowsPerTask - 1) / kRowsPerTask;
     ctx.pool->ParallelFor(jobs * channel_chunks, [&](int64_t task, int) {
       const int64_t job = task / channel_chunks, first = task % channel_chunks * kRowsPerTask;
-      const float* r = result.data() + job * pixels * group_out;
+      const float* r = result + job * pixels * group_out;
       float* y_job = y + job * group_out * pixels;  // jobs are (image, group) in channel order
       for (int64_t m = first; m < std::min(group_out, first + kRowsPerTask); ++m) {
         for (int64_t p = 0; p < pixels; ++p) y_job[m * pixels + p] = r[p * group_out + m];
@@ -135,7 +136,28 @@ class ConvKernel final : public OpKernel {
 
   bool PackedInput(size_t i) const override { return i == 1 && !packed_.empty(); }
 
+  size_t ScratchBytes(const std::vector<const Tensor*>& in, int) const override {
+    ScratchCarver carver(nullptr);
+    Carve(carver, Geometry(in));
+    return carver.bytes();
+  }
+
  private:
+  // The im2col matrices and the GEMM results of every (image, group).
+  struct Scratch {
+    float* columns;  // [jobs, pixels, patch]
+    float* result;   // [jobs, pixels, group_out]
+  };
+  static Scratch Carve(ScratchCarver& carver, const ConvGeometry& g) {
+    // Checked products: a hostile model's kernel and output sizes can be anything.
+    const int64_t jobs = NumElements({g.batch, g.groups});
+    Scratch s;
+    s.columns = carver.Take<float>(static_cast<size_t>(NumElements({jobs, g.pixels(), g.patch()})));
+    s.result =
+        carver.Take<float>(static_cast<size_t>(NumElements({jobs, g.pixels(), g.group_out()})));
+    return s;
+  }
+
   ConvGeometry Geometry(const std::vector<const Tensor*>& in) const {
     const Tensor& x = *in[0];
     const Tensor& w = *in[1];

@@ -100,6 +100,12 @@ class ScratchCarver {
   template <typename T>
   T* Take(size_t n) {
     bytes_ = (bytes_ + 63) / 64 * 64;
+    // Sizes come from input shapes, so a hostile model can ask for any amount: refused here
+    // before the sum wraps (the arena's own limit then names the model and the size).
+    constexpr size_t kMaxBytes = size_t{1} << 60;
+    if (n > (kMaxBytes - bytes_) / sizeof(T)) {
+      throw Error("an op's scratch memory for these shapes is above 2^60 bytes");
+    }
     T* p = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + bytes_);
     bytes_ += n * sizeof(T);
     return p;

@@ -33,13 +33,11 @@ void RequireZeroPointDType(const Tensor* zp, const Tensor& of, const char* what)
   }
 }
 
-// An int8 tensor's data as uint8 (x + 128) and its zero points shifted alike, so that the
-// differences x - zp are unchanged: the GEMM takes unsigned activations.
-std::vector<uint8_t> ShiftedToUnsigned(const int8_t* x, size_t n, std::vector<int32_t>& zps) {
-  std::vector<uint8_t> u(n);
+// An int8 tensor's data as uint8 (x + 128) into u, and its zero points shifted alike, so that
+// the differences x - zp are unchanged: the GEMM takes unsigned activations.
+void ShiftToUnsigned(const int8_t* x, size_t n, int32_t* zps, size_t n_zps, uint8_t* u) {
   for (size_t i = 0; i < n; ++i) u[i] = static_cast<uint8_t>(x[i]) ^ 0x80;
-  for (int32_t& zp : zps) zp += 128;
-  return u;
+  for (size_t i = 0; i < n_zps; ++i) zps[i] += 128;
 }
 
 // ------------------------------ DynamicQuantizeLinear
@@ -57,11 +55,16 @@ class DynamicQuantizeLinearKernel final : public OpKernel {
     if (out->size() > 2) (*out)[2] = Tensor::Meta(DType::kUInt8, {});
   }
 
+  size_t ScratchBytes(const std::vector<const Tensor*>& in, int) const override {
+    return DynamicQuantizeRanges(static_cast<size_t>(in[0]->size())) * sizeof(float);
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     const Tensor& x = *in[0];
-    const QuantParams p = DynamicQuantize(x.data<float>(), static_cast<size_t>(x.size()), *ctx.pool,
-                                          out[0]->data<uint8_t>());
+    const QuantParams p =
+        DynamicQuantize(x.data<float>(), static_cast<size_t>(x.size()), *ctx.pool,
+                        out[0]->data<uint8_t>(), static_cast<float*>(ctx.scratch));
     if (out.size() > 1 && out[1] != nullptr) out[1]->data<float>()[0] = p.scale;
     if (out.size() > 2 && out[2] != nullptr) {
       out[2]->data<uint8_t>()[0] = static_cast<uint8_t>(p.zero_point);
@@ -296,12 +299,14 @@ class MatMulIntegerKernel final : public OpKernel {
       std::fill(y, y + out[0]->size(), 0);
       return;
     }
-    std::vector<int32_t> a_zps = ReadZeroPoints(Optional(in, 2), M, "a_zero_point");
-    std::vector<uint8_t> a_shifted;
+    ScratchCarver carver(ctx.scratch);
+    const Scratch scratch = Carve(carver, a, M);
+    ReadZeroPoints(Optional(in, 2), M, "a_zero_point", scratch.a_zps);
     const uint8_t* a_data = a.data<uint8_t>();
     if (a.dtype() == DType::kInt8) {
-      a_shifted = ShiftedToUnsigned(a.data<int8_t>(), static_cast<size_t>(a.size()), a_zps);
-      a_data = a_shifted.data();
+      ShiftToUnsigned(a.data<int8_t>(), static_cast<size_t>(a.size()), scratch.a_zps, M,
+                      scratch.a_shifted);
+      a_data = scratch.a_shifted;
     }
     // Each distinct B matrix packed once, unless packed at load.
     std::vector<QuantizedWeights> packed;
@@ -314,12 +319,34 @@ class MatMulIntegerKernel final : public OpKernel {
     }
     for (int64_t i = 0; i < s.batches; ++i) {
       const QuantizedWeights& w = packed_at_load_ ? packed_b_ : packed[s.b_batch[i]];
-      const QuantizedActivations qa{a_data + s.a_batch[i] * M * K, M, K, a_zps.data()};
+      const QuantizedActivations qa{a_data + s.a_batch[i] * M * K, M, K, scratch.a_zps,
+                                    scratch.row_sums};
       MatMulQuantized(qa, w, *ctx.pool, y + i * M * N, N);
     }
   }
 
+  size_t ScratchBytes(const std::vector<const Tensor*>& in, int) const override {
+    ScratchCarver carver(nullptr);
+    Carve(carver, *in[0], static_cast<size_t>(MakeMatMulShape(in[0]->shape(), in[1]->shape()).M));
+    return carver.bytes();
+  }
+
  private:
+  // A's zero points and row sums, and an int8 A shifted to uint8.
+  struct Scratch {
+    int32_t* a_zps;
+    int32_t* row_sums;
+    uint8_t* a_shifted;
+  };
+  static Scratch Carve(ScratchCarver& carver, const Tensor& a, size_t M) {
+    Scratch s;
+    s.a_zps = carver.Take<int32_t>(M);
+    s.row_sums = carver.Take<int32_t>(M);
+    s.a_shifted =
+        carver.Take<uint8_t>(a.dtype() == DType::kInt8 ? static_cast<size_t>(a.size()) : 0);
+    return s;
+  }
+
   static void CheckZeroPointSize(const Tensor* zp, int64_t n, const char* what) {
     if (zp != nullptr && zp->size() != 1 && !(zp->rank() == 1 && zp->size() == n)) {
       throw Error(std::string(what) + " has shape " + ShapeToString(zp->shape()) +
@@ -392,35 +419,42 @@ class ConvIntegerKernel final : public OpKernel {
     if (packed_w_.empty()) runtime_w = PackGroups(*in[1], Optional(in, 3));
     const std::vector<QuantizedWeights>& weights = packed_w_.empty() ? runtime_w : packed_w_;
 
-    // The zero point of an int8 x moves with x to the uint8 scale (see ShiftedToUnsigned).
-    std::vector<int32_t> x_zp = ReadZeroPoints(Optional(in, 2), 1, "x_zero_point");
+    // The zero point of an int8 x moves with x to the uint8 scale (see ShiftToUnsigned).
+    int32_t x_zp = 0;
+    ReadZeroPoints(Optional(in, 2), 1, "x_zero_point", &x_zp);
     const bool is_signed = x.dtype() == DType::kInt8;
-    if (is_signed) x_zp[0] += 128;
+    if (is_signed) x_zp += 128;
     const size_t pixels = static_cast<size_t>(g.out_h * g.out_w);
     const size_t patch = static_cast<size_t>(g.C / group_ * g.kernel_h * g.kernel_w);
     const size_t Mg = static_cast<size_t>(g.M / group_);
-    std::vector<uint8_t> columns(pixels * patch);
-    std::vector<int32_t> pixel_zps(pixels, x_zp[0]);
-    std::vector<int32_t> product(pixels * Mg);
     int32_t* y = out[0]->data<int32_t>();
     if (patch == 0) {
       std::fill(y, y + out[0]->size(), 0);
       return;
     }
+    ScratchCarver carver(ctx.scratch);
+    const Scratch s = Carve(carver, g);
+    std::fill(s.pixel_zps, s.pixel_zps + pixels, x_zp);
     for (int64_t n = 0; n < g.batch; ++n) {
       for (int64_t group = 0; group < group_; ++group) {
-        Im2Col(x, g, n, group, static_cast<uint8_t>(x_zp[0]), is_signed, *ctx.pool, columns.data());
-        const QuantizedActivations a{columns.data(), pixels, patch, pixel_zps.data()};
-        MatMulQuantized(a, weights[static_cast<size_t>(group)], *ctx.pool, product.data(), Mg);
+        Im2Col(x, g, n, group, static_cast<uint8_t>(x_zp), is_signed, *ctx.pool, s.columns);
+        const QuantizedActivations a{s.columns, pixels, patch, s.pixel_zps, s.row_sums};
+        MatMulQuantized(a, weights[static_cast<size_t>(group)], *ctx.pool, s.product, Mg);
         // [pixels, Mg] -> Y[n, group * Mg + m, pixels]
         int32_t* y_group = y + (n * g.M + group * static_cast<int64_t>(Mg)) * pixels;
         ParallelChunks(*ctx.pool, static_cast<int64_t>(Mg), 1, [&](int64_t begin, int64_t end) {
           for (int64_t m = begin; m < end; ++m) {
-            for (size_t p = 0; p < pixels; ++p) y_group[m * pixels + p] = product[p * Mg + m];
+            for (size_t p = 0; p < pixels; ++p) y_group[m * pixels + p] = s.product[p * Mg + m];
           }
         });
       }
     }
+  }
+
+  size_t ScratchBytes(const std::vector<const Tensor*>& in, int) const override {
+    ScratchCarver carver(nullptr);
+    Carve(carver, MakeGeometry(*in[0], *in[1]));
+    return carver.bytes();
   }
 
  private:
@@ -430,6 +464,26 @@ class ConvIntegerKernel final : public OpKernel {
     int64_t pad_top, pad_left;
     int64_t out_h, out_w;
   };
+
+  // One (image, group) at a time: its im2col matrix [pixels, patch], its product [pixels, M /
+  // group], and the activations' zero points and row sums per pixel.
+  struct Scratch {
+    uint8_t* columns;
+    int32_t* product;
+    int32_t* pixel_zps;
+    int32_t* row_sums;
+  };
+  Scratch Carve(ScratchCarver& carver, const Geometry& g) const {
+    // Checked products: a hostile model's kernel and output sizes can be anything.
+    const int64_t pixels = NumElements({g.out_h, g.out_w});
+    Scratch s;
+    s.columns = carver.Take<uint8_t>(
+        static_cast<size_t>(NumElements({pixels, g.C / group_, g.kernel_h, g.kernel_w})));
+    s.product = carver.Take<int32_t>(static_cast<size_t>(NumElements({pixels, g.M / group_})));
+    s.pixel_zps = carver.Take<int32_t>(static_cast<size_t>(pixels));
+    s.row_sums = carver.Take<int32_t>(static_cast<size_t>(pixels));
+    return s;
+  }
 
   // Output size and leading pad of one spatial dim (ONNX Conv, auto_pad included).
   void OutputDim(int64_t in, int64_t kernel, int d, int64_t* out, int64_t* pad_begin) const {

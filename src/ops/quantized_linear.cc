@@ -2,6 +2,7 @@
 #include "ops/quantized_linear.h"
 
 #include <algorithm>
+#include <cassert>
 #include <memory>
 #include <string>
 
@@ -34,28 +35,32 @@ void ForEachTile(size_t rows, size_t N, ThreadPool& pool, const Fn& fn) {
   });
 }
 
-// sum_k a[m][k] per row, needed when some weight zero point is not 0.
-std::vector<int32_t> ActivationRowSums(const QuantizedActivations& a, const QuantizedWeights& w,
-                                       ThreadPool& pool) {
-  std::vector<int32_t> sums(a.rows, 0);
+// sum_k a[m][k] per row into a.row_sums, needed when some weight zero point is not 0 (else
+// zeros: the kernel multiplies them by the zero points).
+const int32_t* ActivationRowSums(const QuantizedActivations& a, const QuantizedWeights& w,
+                                 ThreadPool& pool) {
+  assert(a.row_sums != nullptr || a.rows == 0);
   const bool needed =
       std::any_of(w.zero_points.begin(), w.zero_points.end(), [](int32_t zp) { return zp != 0; });
-  if (!needed) return sums;
+  if (!needed) {
+    std::fill(a.row_sums, a.row_sums + a.rows, 0);
+    return a.row_sums;
+  }
   const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(w.K, 1));
   ParallelChunks(pool, static_cast<int64_t>(a.rows), rows_per_task,
                  [&](int64_t begin, int64_t end) {
                    RowSumsU8(a.data + begin * a.lda, a.lda, static_cast<size_t>(end - begin), w.K,
-                             sums.data() + begin);
+                             a.row_sums + begin);
                  });
-  return sums;
+  return a.row_sums;
 }
 
 // The kernel's zero-point and scale terms for rows [r, ...) of `a`.
-QuantizedGemmTerms GemmTerms(const QuantizedActivations& a, const std::vector<int32_t>& a_sums,
+QuantizedGemmTerms GemmTerms(const QuantizedActivations& a, const int32_t* a_sums,
                              const QuantizedWeights& w, size_t r) {
   QuantizedGemmTerms t;
   t.a_zero_points = a.zero_points + r;
-  t.a_sums = a_sums.data() + r;
+  t.a_sums = a_sums + r;
   t.b_zero_points = w.zero_points.data();
   t.b_sums = w.column_sums.data();
   return t;
@@ -64,8 +69,16 @@ QuantizedGemmTerms GemmTerms(const QuantizedActivations& a, const std::vector<in
 }  // namespace
 
 std::vector<int32_t> ReadZeroPoints(const Tensor* zero_point, size_t n, const char* what) {
-  std::vector<int32_t> values(n, 0);
-  if (zero_point == nullptr) return values;
+  std::vector<int32_t> values(n);
+  ReadZeroPoints(zero_point, n, what, values.data());
+  return values;
+}
+
+void ReadZeroPoints(const Tensor* zero_point, size_t n, const char* what, int32_t* values) {
+  if (zero_point == nullptr) {
+    std::fill(values, values + n, 0);
+    return;
+  }
   RequireDType(*zero_point, {DType::kInt8, DType::kUInt8}, what);
   const size_t size = static_cast<size_t>(zero_point->size());
   if (size != 1 && size != n) {
@@ -77,7 +90,6 @@ std::vector<int32_t> ReadZeroPoints(const Tensor* zero_point, size_t n, const ch
     values[i] = zero_point->dtype() == DType::kInt8 ? zero_point->data<int8_t>()[j]
                                                     : zero_point->data<uint8_t>()[j];
   }
-  return values;
 }
 
 QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K, size_t N,
@@ -119,7 +131,7 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
 
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool,
                      int32_t* y, size_t ldy) {
-  const std::vector<int32_t> a_sums = ActivationRowSums(a, w, pool);
+  const int32_t* a_sums = ActivationRowSums(a, w, pool);
   ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
     MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end,
                GemmTerms(a, a_sums, w, r), y + r * ldy + c, ldy);
@@ -129,7 +141,7 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, T
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
                      const float* a_scales, const float* b_scales, const float* bias,
                      ThreadPool& pool, float* y, size_t ldy) {
-  const std::vector<int32_t> a_sums = ActivationRowSums(a, w, pool);
+  const int32_t* a_sums = ActivationRowSums(a, w, pool);
   ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
     QuantizedGemmTerms t = GemmTerms(a, a_sums, w, r);
     t.a_scales = a_scales + r;
@@ -172,16 +184,19 @@ void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const Quantize
   });
 }
 
-QuantParams DynamicQuantize(const float* x, size_t n, ThreadPool& pool, uint8_t* q) {
-  const int64_t chunks = static_cast<int64_t>(CeilDiv(n, kParallelChunk));
-  std::vector<float> mins(static_cast<size_t>(chunks)), maxs(static_cast<size_t>(chunks));
+size_t DynamicQuantizeRanges(size_t n) { return 2 * CeilDiv(n, kParallelChunk); }
+
+QuantParams DynamicQuantize(const float* x, size_t n, ThreadPool& pool, uint8_t* q, float* ranges) {
+  const size_t chunks = CeilDiv(n, kParallelChunk);
+  float* mins = ranges;
+  float* maxs = ranges + chunks;
   ParallelChunks(pool, static_cast<int64_t>(n), kParallelChunk, [&](int64_t begin, int64_t end) {
     const size_t chunk = static_cast<size_t>(begin / kParallelChunk);
     MinMaxF32(x + begin, static_cast<size_t>(end - begin), &mins[chunk], &maxs[chunk]);
   });
   // An empty x gives ORT's result for no data: the range [0, 0].
-  const float min = chunks == 0 ? 0.0f : *std::min_element(mins.begin(), mins.end());
-  const float max = chunks == 0 ? 0.0f : *std::max_element(maxs.begin(), maxs.end());
+  const float min = chunks == 0 ? 0.0f : *std::min_element(mins, mins + chunks);
+  const float max = chunks == 0 ? 0.0f : *std::max_element(maxs, maxs + chunks);
   const QuantParams params = DynamicQuantParamsU8(min, max);
   ParallelChunks(pool, static_cast<int64_t>(n), kParallelChunk, [&](int64_t begin, int64_t end) {
     QuantizeU8(x + begin, static_cast<size_t>(end - begin), params.scale, params.zero_point,
@@ -274,10 +289,10 @@ class QuantizedLinearKernel final : public OpKernel {
       });
     } else if (ctx.exact || mode_ == Int8Activations::kPerTensor) {
       // Per tensor, bit for bit what ORT's DynamicQuantizeLinear feeds MatMulInteger.
-      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, s.x_q);
+      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, s.x_q, s.ranges);
       std::fill(s.zero_points, s.zero_points + rows, p.zero_point);
       std::fill(s.scales, s.scales + rows, p.scale);
-      const QuantizedActivations a{s.x_q, rows, K_, s.zero_points};
+      const QuantizedActivations a{s.x_q, rows, K_, s.zero_points, s.row_sums};
       MatMulQuantized(a, weights_, s.scales, scales_.data(), bias, *ctx.pool, y, N_);
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
@@ -295,6 +310,8 @@ class QuantizedLinearKernel final : public OpKernel {
     uint8_t* x_q = nullptr;
     int32_t* zero_points = nullptr;  // per tensor: [rows]
     float* scales = nullptr;
+    int32_t* row_sums = nullptr;
+    float* ranges = nullptr;            // DynamicQuantizeRanges(rows * K)
     ActivationBlock* blocks = nullptr;  // block-wise: [blocks][rows]
     QuantParams* params = nullptr;
     int32_t* sums = nullptr;
@@ -306,6 +323,8 @@ class QuantizedLinearKernel final : public OpKernel {
     s.x_q = carver.Take<uint8_t>(rows * K_);
     s.zero_points = carver.Take<int32_t>(rows);
     s.scales = carver.Take<float>(rows);
+    s.row_sums = carver.Take<int32_t>(rows);
+    s.ranges = carver.Take<float>(DynamicQuantizeRanges(rows * K_));
     s.blocks = carver.Take<ActivationBlock>(blocks);
     s.params = carver.Take<QuantParams>(blocks);
     s.sums = carver.Take<int32_t>(blocks);

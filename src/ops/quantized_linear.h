@@ -37,6 +37,8 @@ void RegisterQuantizedLinear(OpRegistry& r);  // src/ops/quantized_linear.cc
 // Zero points of an int8/uint8 tensor that is null (all 0), a scalar, or has n elements, as n
 // int32 values; throws otherwise. `what` names the input in messages.
 std::vector<int32_t> ReadZeroPoints(const Tensor* zero_point, size_t n, const char* what);
+// The same into values[0, n) (a Run's scratch, where ReadZeroPoints would allocate).
+void ReadZeroPoints(const Tensor* zero_point, size_t n, const char* what, int32_t* values);
 
 // B [K, N] int8 or uint8 with per-column zero points, packed for MatMulU8S8. uint8 weights are
 // stored as int8 w - 128 with zero point zp - 128: every difference w - zp is unchanged, so
@@ -63,6 +65,9 @@ struct QuantizedActivations {
   size_t rows = 0;
   size_t lda = 0;
   const int32_t* zero_points = nullptr;  // [rows]
+  // Scratch of [rows] for the row sums sum_k a[m][k], which MatMulQuantized computes when some
+  // weight zero point is not 0.
+  int32_t* row_sums = nullptr;
 };
 
 // y[m * ldy + n] = sum_k (a[m][k] - a_zp[m]) * (b[k][n] - b_zp[n]), int32.
@@ -98,7 +103,9 @@ void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const Quantize
 
 // DynamicQuantizeLinear of x[0, n) into q: the parameters from the min and max of all of x
 // (ORT's GetQuantizationParameter), then QuantizeU8; returns them. Split in fixed chunks over
-// the pool; min and max do not depend on the order.
-QuantParams DynamicQuantize(const float* x, size_t n, ThreadPool& pool, uint8_t* q);
+// the pool; min and max do not depend on the order. `ranges` is scratch of
+// DynamicQuantizeRanges(n) floats (each chunk's min and max).
+QuantParams DynamicQuantize(const float* x, size_t n, ThreadPool& pool, uint8_t* q, float* ranges);
+size_t DynamicQuantizeRanges(size_t n);
 
 }  // namespace qclip
