@@ -51,12 +51,22 @@ void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, flo
 }
 
 PackedGemmB::PackedGemmB(const GemmBView& b) : k_(b.k), n_(b.n) {
+  const size_t bytes = static_cast<size_t>(PackedFloats(b.k, b.n)) * sizeof(float);
+  owned_.reset(static_cast<float*>(AllocateAligned64(bytes)));
+  if (owned_ == nullptr) throw std::bad_alloc();
+  data_ = owned_.get();
+  Pack(b);
+}
+
+PackedGemmB::PackedGemmB(const GemmBView& b, float* storage) : k_(b.k), n_(b.n), data_(storage) {
+  assert(reinterpret_cast<uintptr_t>(storage) % 64 == 0 || PackedFloats(b.k, b.n) == 0);
+  Pack(b);
+}
+
+void PackedGemmB::Pack(const GemmBView& b) {
   const int64_t panels = (b.n + kGemmPanelWidth - 1) / kGemmPanelWidth;
-  const size_t bytes = static_cast<size_t>(panels * b.k * kGemmPanelWidth) * sizeof(float);
-  data_.reset(static_cast<float*>(AllocateAligned64(bytes)));
-  if (data_ == nullptr) throw std::bad_alloc();
   for (int64_t p = 0; p < panels; ++p) {
-    PackGemmPanel(b, 0, b.k, p * kGemmPanelWidth, data_.get() + p * b.k * kGemmPanelWidth);
+    PackGemmPanel(b, 0, b.k, p * kGemmPanelWidth, data_ + p * b.k * kGemmPanelWidth);
   }
 }
 

@@ -54,19 +54,30 @@ class PackedGemmB {
  public:
   PackedGemmB() = default;
   explicit PackedGemmB(const GemmBView& b);
+  // Packed into `storage` (64-byte aligned, PackedFloats(b.k, b.n) floats, not owned): a
+  // kernel's planned scratch.
+  PackedGemmB(const GemmBView& b, float* storage);
+
+  // Floats the packed form of a [k, n] matrix takes.
+  static int64_t PackedFloats(int64_t k, int64_t n) {
+    return (n + kGemmPanelWidth - 1) / kGemmPanelWidth * k * kGemmPanelWidth;
+  }
 
   int64_t k() const { return k_; }
   int64_t n() const { return n_; }
   // Panel p: k() rows of kGemmPanelWidth floats, 64-byte aligned.
-  const float* panel(int64_t p) const { return data_.get() + p * k_ * kGemmPanelWidth; }
+  const float* panel(int64_t p) const { return data_ + p * k_ * kGemmPanelWidth; }
 
  private:
+  void Pack(const GemmBView& b);
+
   struct Free {
     void operator()(float* p) const { std::free(p); }
   };
   int64_t k_ = 0;
   int64_t n_ = 0;
-  std::unique_ptr<float[], Free> data_;
+  std::unique_ptr<float[], Free> owned_;
+  float* data_ = nullptr;  // owned_ or the caller's storage
 };
 
 // Writes rows [k0, k0 + kc) of B's columns [col0, col0 + kGemmPanelWidth) as kc rows of

@@ -161,9 +161,10 @@ class AttentionKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(DType::kFloat32, MakeLayout(in).out_shape);
   }
 
-  // Per thread, the scores of a block of rows.
+  // Per thread: the scores of a block of rows, one head's packed Kᵀ and V, and a dense copy of
+  // a strided operand.
   size_t ScratchBytes(const std::vector<const Tensor*>& in, int threads) const override {
-    return static_cast<size_t>(threads) * ScoresPerThread(MakeLayout(in)) * sizeof(float);
+    return static_cast<size_t>(threads) * ScratchPerThread(MakeLayout(in));
   }
 
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
@@ -185,18 +186,41 @@ class AttentionKernel final : public OpKernel {
         (int64_t{4} * ctx.pool->size() + heads - 1) / std::max<int64_t>(heads, 1), 1,
         std::max<int64_t>(blocks, 1));
     const int64_t rows_per_group = (blocks + groups - 1) / groups * kBlockRows;
+    const size_t per_thread = ScratchPerThread(l);
     ctx.pool->ParallelFor(heads * groups, [&](int64_t task, int thread) {
       const int64_t head = task / groups;
       const int64_t r0 = task % groups * rows_per_group;
-      float* scores = static_cast<float*>(ctx.scratch) + thread * ScoresPerThread(l);
       if (r0 < l.S) {
-        RunRows(l, head, r0, std::min(rows_per_group, l.S - r0), scale, q, kt, v, mask, scores, y);
+        ScratchCarver carver(static_cast<unsigned char*>(ctx.scratch) + thread * per_thread);
+        RunRows(l, head, r0, std::min(rows_per_group, l.S - r0), scale, q, kt, v, mask,
+                Carve(carver, l), y);
       }
     });
   }
 
  private:
-  static size_t ScoresPerThread(const Layout& l) { return static_cast<size_t>(kBlockRows * l.T); }
+  // One thread's working memory.
+  struct Scratch {
+    float* scores;     // [kBlockRows, T]
+    float* packed_kt;  // PackedGemmB of [D, T]
+    float* packed_v;   // PackedGemmB of [T, E]
+    float* copy;       // a strided operand copied densely: [D, T], [T, E] or [kBlockRows, D]
+  };
+  static size_t ScratchPerThread(const Layout& l) {
+    ScratchCarver carver(nullptr);
+    Carve(carver, l);
+    return (carver.bytes() + 63) / 64 * 64;  // each thread's part 64-byte aligned
+  }
+  static Scratch Carve(ScratchCarver& carver, const Layout& l) {
+    const auto floats = [](int64_t n) { return static_cast<size_t>(n); };
+    Scratch s;
+    s.scores = carver.Take<float>(floats(NumElements({kBlockRows, l.T})));
+    s.packed_kt = carver.Take<float>(floats(PackedGemmB::PackedFloats(l.D, l.T)));
+    s.packed_v = carver.Take<float>(floats(PackedGemmB::PackedFloats(l.T, l.E)));
+    s.copy = carver.Take<float>(floats(std::max(
+        {NumElements({l.D, l.T}), NumElements({l.T, l.E}), NumElements({kBlockRows, l.D})})));
+    return s;
+  }
 
   static const Tensor* Input(const std::vector<const Tensor*>& in, size_t i) {
     return i < in.size() ? in[i] : nullptr;
@@ -270,19 +294,21 @@ class AttentionKernel final : public OpKernel {
     return offset;
   }
 
-  // Rows [r0, r0 + rows) of one head, kBlockRows at a time; `scores` holds kBlockRows x T floats.
+  // Rows [r0, r0 + rows) of one head, kBlockRows at a time, in the thread's scratch `s`.
   void RunRows(const Layout& l, int64_t head, int64_t r0, int64_t rows, float scale, const float* q,
-               const float* kt, const float* v, const float* mask, float* scores, float* y) const {
+               const float* kt, const float* v, const float* mask, const Scratch& s,
+               float* y) const {
     const size_t r = l.lead.size();  // the two matrix dims of each view: r, r + 1
     // Operands whose matrix is strided in both dims (never so in the exporters' layouts) are
-    // copied densely first.
-    std::vector<float> copy;
+    // copied densely first; each is packed before the copy buffer is reused.
+    float* const scores = s.scores;
+    float* const copy = s.copy;
     View kt_head = l.kt;
     kt_head.offset = HeadOffset(l.kt, l.lead, head);
-    const PackedGemmB packed_kt(Operand(kt, kt_head, r, scale, copy));
+    const PackedGemmB packed_kt(Operand(kt, kt_head, r, scale, copy), s.packed_kt);
     View v_head = l.v;
     v_head.offset = HeadOffset(l.v, l.lead, head);
-    const PackedGemmB packed_v(Operand(v, v_head, r, 1.0f, copy));
+    const PackedGemmB packed_v(Operand(v, v_head, r, 1.0f, copy), s.packed_v);
 
     for (int64_t b0 = r0; b0 < r0 + rows; b0 += kBlockRows) {
       const int64_t n = std::min(kBlockRows, r0 + rows - b0);
@@ -292,7 +318,7 @@ class AttentionKernel final : public OpKernel {
       GemmBView a = Operand(q, q_rows, r, 1.0f, copy);  // Q rows as a [n, D] matrix
       if (a.transposed) {  // contiguous along the rows, not along D: copy
         Copy(q + q_rows.offset, n, l.D, q_rows.strides[r], q_rows.strides[r + 1], copy);
-        a.data = copy.data();
+        a.data = copy;
         a.ld = l.D;
       }
       GemmF32(a.data, a.ld, packed_kt, scores, l.T, n);
@@ -313,9 +339,7 @@ class AttentionKernel final : public OpKernel {
   }
 
   // m[i * si + j * sj] for i < rows, j < cols, densely into `out`.
-  static void Copy(const float* m, int64_t rows, int64_t cols, int64_t si, int64_t sj,
-                   std::vector<float>& out) {
-    out.resize(static_cast<size_t>(rows * cols));
+  static void Copy(const float* m, int64_t rows, int64_t cols, int64_t si, int64_t sj, float* out) {
     for (int64_t i = 0; i < rows; ++i) {
       for (int64_t j = 0; j < cols; ++j) out[i * cols + j] = m[i * si + j * sj];
     }
@@ -323,8 +347,7 @@ class AttentionKernel final : public OpKernel {
 
   // Dims (r, r + 1) of view `v` over `base` as a [K, N] GEMM operand: row-major or transposed
   // in place when one of its strides is 1 (or its dim is 1), else copied densely into `copy`.
-  static GemmBView Operand(const float* base, const View& v, size_t r, float scale,
-                           std::vector<float>& copy) {
+  static GemmBView Operand(const float* base, const View& v, size_t r, float scale, float* copy) {
     GemmBView b;
     b.data = base + v.offset;
     b.k = v.shape[r];
@@ -337,7 +360,7 @@ class AttentionKernel final : public OpKernel {
       b.ld = v.strides[r + 1];
     } else {
       Copy(b.data, b.k, b.n, v.strides[r], v.strides[r + 1], copy);
-      b.data = copy.data();
+      b.data = copy;
       b.ld = b.n;
     }
     return b;
