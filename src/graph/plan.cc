@@ -1,5 +1,6 @@
 #include "graph/plan.h"
 
+#include <algorithm>
 #include <map>
 
 #include "util/thread_pool.h"
@@ -247,8 +248,13 @@ void FoldInitializers(Graph& g, ThreadPool& pool) {
       all_constant = all_constant && g.values[v].is_constant();
       if (all_constant) in_bytes += g.values[v].constant.bytes();
     }
-    const OpSchema* schema =
-        all_constant ? BuiltinOps().Find(n.domain, n.op_type, g.KernelOpset(n)) : nullptr;
+    // A node with no outputs (or only omitted ones) has nothing to fold into, and kernels
+    // write their first output: it is left for dead-node removal.
+    const bool has_output =
+        std::any_of(n.outputs.begin(), n.outputs.end(), [](int v) { return v >= 0; });
+    const OpSchema* schema = all_constant && has_output
+                                 ? BuiltinOps().Find(n.domain, n.op_type, g.KernelOpset(n))
+                                 : nullptr;
     if (schema == nullptr) {
       kept.push_back(std::move(n));
       continue;
