@@ -37,14 +37,13 @@ void ForEachTile(size_t rows, size_t N, ThreadPool& pool, const Fn& fn) {
 
 // sum_k a[m][k] per row into a.row_sums, needed when some weight zero point is not 0 (else
 // zeros: the kernel multiplies them by the zero points).
-const int32_t* ActivationRowSums(const QuantizedActivations& a, const QuantizedWeights& w,
-                                 ThreadPool& pool) {
+void SumActivationRows(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool) {
   assert(a.row_sums != nullptr || a.rows == 0);
   const bool needed =
       std::any_of(w.zero_points.begin(), w.zero_points.end(), [](int32_t zp) { return zp != 0; });
   if (!needed) {
     std::fill(a.row_sums, a.row_sums + a.rows, 0);
-    return a.row_sums;
+    return;
   }
   const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(w.K, 1));
   ParallelChunks(pool, static_cast<int64_t>(a.rows), rows_per_task,
@@ -52,15 +51,13 @@ const int32_t* ActivationRowSums(const QuantizedActivations& a, const QuantizedW
                    RowSumsU8(a.data + begin * a.lda, a.lda, static_cast<size_t>(end - begin), w.K,
                              a.row_sums + begin);
                  });
-  return a.row_sums;
 }
 
-// The kernel's zero-point and scale terms for rows [r, ...) of `a`.
-QuantizedGemmTerms GemmTerms(const QuantizedActivations& a, const int32_t* a_sums,
-                             const QuantizedWeights& w, size_t r) {
+// The kernel's zero-point and scale terms for rows [r, ...) of `a` (its row sums filled).
+QuantizedGemmTerms GemmTerms(const QuantizedActivations& a, const QuantizedWeights& w, size_t r) {
   QuantizedGemmTerms t;
   t.a_zero_points = a.zero_points + r;
-  t.a_sums = a_sums + r;
+  t.a_sums = a.row_sums + r;
   t.b_zero_points = w.zero_points.data();
   t.b_sums = w.column_sums.data();
   return t;
@@ -131,19 +128,19 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
 
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool,
                      int32_t* y, size_t ldy) {
-  const int32_t* a_sums = ActivationRowSums(a, w, pool);
+  SumActivationRows(a, w, pool);
   ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
     MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end,
-               GemmTerms(a, a_sums, w, r), y + r * ldy + c, ldy);
+               GemmTerms(a, w, r), y + r * ldy + c, ldy);
   });
 }
 
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
                      const float* a_scales, const float* b_scales, const float* bias,
                      ThreadPool& pool, float* y, size_t ldy) {
-  const int32_t* a_sums = ActivationRowSums(a, w, pool);
+  SumActivationRows(a, w, pool);
   ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
-    QuantizedGemmTerms t = GemmTerms(a, a_sums, w, r);
+    QuantizedGemmTerms t = GemmTerms(a, w, r);
     t.a_scales = a_scales + r;
     t.b_scales = b_scales;
     t.bias = bias;
