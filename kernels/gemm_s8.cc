@@ -9,6 +9,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "hwy/highway.h"
+#include "kernels/activation-inl.h"
 #include "kernels/gemm_s8-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -31,17 +32,27 @@ void MatMulZeroPointsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                 ZeroPointsToS32{terms, K, c, ldc, col_begin});
 }
 
+// The fused activation, on the rows x [col_begin, col_end) outputs just written (still in L1:
+// a task is at most 96 rows of one 64-column panel).
+void ApplyActivation(UnaryOp op, size_t rows, size_t cols, float* y, size_t ldy) {
+  if (op == UnaryOp::kIdentity) return;
+  const hn::ScalableTag<float> d;
+  for (size_t r = 0; r < rows; ++r) UnaryRow(d, op, y + r * ldy, y + r * ldy, cols);
+}
+
 void MatMulDequantizeU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                           const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
                           const QuantizedGemmTerms& terms, float* y, size_t ldy) {
   MulPanelsU8S8(a, lda, rows, K, packed_b, N, col_begin, col_end,
                 DequantizedToF32{terms, K, y, ldy, col_begin});
+  ApplyActivation(terms.activation, rows, col_end - col_begin, y, ldy);
 }
 
 void MatMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                          const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
                          const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
   MulPanelsBlockwiseU8S8(a, lda, rows, K, packed_b, N, col_begin, col_end, terms, y, ldy);
+  ApplyActivation(terms.activation, rows, col_end - col_begin, y, ldy);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/activation.h"
+
 namespace qclip {
 
 // Packed weights: the [K, N] matrix is cut into panels of kPackedPanelCols columns (the last
@@ -57,13 +59,14 @@ void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sum
 // while it is still in registers. Row arrays are indexed like the rows of the `a` passed along
 // (0 = its first row), column arrays by the column of B.
 struct QuantizedGemmTerms {
-  const int32_t* a_zero_points = nullptr;  // [rows]
-  const int32_t* a_sums = nullptr;         // [rows], RowSumsU8
-  const float* a_scales = nullptr;         // [rows], float output only
-  const int32_t* b_zero_points = nullptr;  // [N]
-  const int32_t* b_sums = nullptr;         // [N], sum_k B[k][n]
-  const float* b_scales = nullptr;         // [N], float output only
-  const float* bias = nullptr;             // [N] or null, float output only
+  const int32_t* a_zero_points = nullptr;   // [rows]
+  const int32_t* a_sums = nullptr;          // [rows], RowSumsU8
+  const float* a_scales = nullptr;          // [rows], float output only
+  const int32_t* b_zero_points = nullptr;   // [N]
+  const int32_t* b_sums = nullptr;          // [N], sum_k B[k][n]
+  const float* b_scales = nullptr;          // [N], float output only
+  const float* bias = nullptr;              // [N] or null, float output only
+  UnaryOp activation = UnaryOp::kIdentity;  // applied last, float output only
 };
 
 // Like MatMulU8S8, but c receives the zero-point corrected sums of MatMulInteger,
@@ -77,7 +80,8 @@ void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_
 // Like the above, but y receives
 //   float(corrected sum) * (a_scales[m] * b_scales[n]) + bias[n]
 // in that order and without fused multiply-adds: what ORT's Cast -> Mul(a_scale * b_scale) ->
-// Add chain (and its MatMulIntegerToFloat fusion) computes, bit for bit.
+// Add chain (and its MatMulIntegerToFloat fusion) computes, bit for bit; then
+// terms.activation, with the same bits as UnaryF32 on the stored output (a fused Gelu).
 void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
                 size_t N, size_t col_begin, size_t col_end, const QuantizedGemmTerms& terms,
                 float* y, size_t ldy);
@@ -132,9 +136,10 @@ struct BlockwiseGemmTerms {
   // rows' terms for one block next to each other); a_stride >= rows.
   const ActivationBlock* a_blocks = nullptr;
   size_t a_stride = 0;
-  const int32_t* b_terms = nullptr;  // PackBlockTermsS8
-  const float* b_scales = nullptr;   // [N]
-  const float* bias = nullptr;       // [N] or null
+  const int32_t* b_terms = nullptr;         // PackBlockTermsS8
+  const float* b_scales = nullptr;          // [N]
+  const float* bias = nullptr;              // [N] or null
+  UnaryOp activation = UnaryOp::kIdentity;  // applied to y last, as for MatMulU8S8
 };
 
 // y[m * ldy + n] for m < rows and n in [col_begin, col_end) as above, with B packed by

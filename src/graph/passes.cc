@@ -175,10 +175,39 @@ void FuseQuantizedLinear(Graph& g) {
   DropDead(g, dead);
 }
 
+void FuseLinearActivation(Graph& g) {
+  const ValueUses uses(g);
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& ql = g.nodes[k];
+    if (ql.domain != "qclip" || ql.op_type != "QuantizedLinear" || ql.outputs.size() != 1 ||
+        ql.attrs.count("activation") != 0) {
+      continue;
+    }
+    const int gelu_k = uses.OnlyReader(ql.outputs[0]);
+    if (gelu_k < 0 || !Is(g.nodes[gelu_k], "Gelu") || g.nodes[gelu_k].outputs.size() != 1 ||
+        g.KernelOpset(g.nodes[gelu_k]) < 20) {
+      continue;
+    }
+    // Gelu-20's two forms; anything else stays a Gelu node, whose kernel refuses it.
+    const std::string approximate = g.nodes[gelu_k].GetString("approximate", "none");
+    if (approximate != "none" && approximate != "tanh") continue;
+    Node fused = ql;
+    Attribute activation;
+    activation.type = Attribute::Type::kString;
+    activation.s = approximate == "none" ? "gelu" : "gelu_tanh";
+    fused.attrs["activation"] = activation;
+    fused.outputs = g.nodes[gelu_k].outputs;
+    Replace(g, {static_cast<int>(k), gelu_k}, std::move(fused), dead);
+  }
+  DropDead(g, dead);
+}
+
 void RunGraphPasses(Graph& g) {
   FuseLayerNorm(g);
   FuseGelu(g);
   FuseQuantizedLinear(g);
+  FuseLinearActivation(g);
   FuseAttention(g);
 }
 

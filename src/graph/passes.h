@@ -26,6 +26,11 @@ void FuseGelu(Graph& g);
 // -> qclip.QuantizedLinear(x, W, w_scale, wzp, bias), which packs W once.
 void FuseQuantizedLinear(Graph& g);
 
+// qclip.QuantizedLinear -> Gelu (its only reader) -> the QuantizedLinear with attribute
+// activation = "gelu" or "gelu_tanh": each output tile gets its GELU while it is still in cache,
+// inside the product's parallel tasks (same bits as the Gelu node).
+void FuseLinearActivation(Graph& g);
+
 // MatMul(Q, Kᵀ) [-> Mul/Div(scalar)] [-> Add(mask)] -> Softmax -> MatMul(P, V) [-> Transpose]
 // -> qclip.Attention, reading Q, Kᵀ and V through the Transpose/Split/Squeeze views before them
 // (src/graph/fuse_attention.cc).

@@ -137,13 +137,14 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, T
 
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
                      const float* a_scales, const float* b_scales, const float* bias,
-                     ThreadPool& pool, float* y, size_t ldy) {
+                     UnaryOp activation, ThreadPool& pool, float* y, size_t ldy) {
   SumActivationRows(a, w, pool);
   ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
     QuantizedGemmTerms t = GemmTerms(a, w, r);
     t.a_scales = a_scales + r;
     t.b_scales = b_scales;
     t.bias = bias;
+    t.activation = activation;
     MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end, t,
                y + r * ldy + c, ldy);
   });
@@ -167,8 +168,8 @@ void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& po
 }
 
 void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
-                              const float* b_scales, const float* bias, ThreadPool& pool, float* y,
-                              size_t ldy) {
+                              const float* b_scales, const float* bias, UnaryOp activation,
+                              ThreadPool& pool, float* y, size_t ldy) {
   ForEachTile(a.rows, w.N, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
     BlockwiseGemmTerms t;
     t.a_blocks = a.blocks + r;
@@ -176,6 +177,7 @@ void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const Quantize
     t.b_terms = w.block_terms.data<int32_t>();
     t.b_scales = b_scales;
     t.bias = bias;
+    t.activation = activation;
     MatMulBlockwiseU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c,
                         c_end, t, y + r * ldy + c, ldy);
   });
@@ -211,7 +213,8 @@ bool HasInput(const KernelInit& init, size_t i) {
 
 class QuantizedLinearKernel final : public OpKernel {
  public:
-  explicit QuantizedLinearKernel(const KernelInit& init) : mode_(init.int8_activations) {
+  explicit QuantizedLinearKernel(const KernelInit& init)
+      : mode_(init.int8_activations), activation_(ReadActivation(init.node)) {
     const std::vector<const Tensor*>& c = init.constants;
     if (c.size() < 3 || c.size() > 5)
       throw Error("expected 3..5 inputs, got " + std::to_string(c.size()));
@@ -279,6 +282,7 @@ class QuantizedLinearKernel final : public OpKernel {
     if (mode_ == Int8Activations::kFloat) {
       GemmEpilogue epilogue;
       epilogue.bias = bias;
+      epilogue.activation = activation_;
       const int64_t m = static_cast<int64_t>(rows), n = static_cast<int64_t>(N_);
       ctx.pool->ParallelFor(GemmTileCount(m, n), [&](int64_t tile, int) {
         GemmF32Tile(x.data<float>(), static_cast<int64_t>(K_), *float_weights_, y, n, m, epilogue,
@@ -290,13 +294,13 @@ class QuantizedLinearKernel final : public OpKernel {
       std::fill(s.zero_points, s.zero_points + rows, p.zero_point);
       std::fill(s.scales, s.scales + rows, p.scale);
       const QuantizedActivations a{s.x_q, rows, K_, s.zero_points, s.row_sums};
-      MatMulQuantized(a, weights_, s.scales, scales_.data(), bias, *ctx.pool, y, N_);
+      MatMulQuantized(a, weights_, s.scales, scales_.data(), bias, activation_, *ctx.pool, y, N_);
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
       DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params,
                             s.sums);
       const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
-      MatMulQuantizedBlockwise(a, weights_, scales_.data(), bias, *ctx.pool, y, N_);
+      MatMulQuantizedBlockwise(a, weights_, scales_.data(), bias, activation_, *ctx.pool, y, N_);
     }
   }
 
@@ -365,7 +369,17 @@ class QuantizedLinearKernel final : public OpKernel {
     return std::make_shared<const PackedGemmB>(view);
   }
 
+  // The `activation` attribute: what FuseLinearActivation absorbed into the node.
+  static UnaryOp ReadActivation(const Node& node) {
+    const std::string name = node.GetString("activation", "");
+    if (name.empty()) return UnaryOp::kIdentity;
+    if (name == "gelu") return UnaryOp::kGeluErf;
+    if (name == "gelu_tanh") return UnaryOp::kGeluTanh;
+    throw Error("activation must be \"gelu\" or \"gelu_tanh\", got \"" + name + "\"");
+  }
+
   Int8Activations mode_;
+  UnaryOp activation_;
   size_t K_ = 0;
   size_t N_ = 0;
   QuantizedWeights weights_;                          // unless kFloat

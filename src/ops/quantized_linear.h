@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/activation.h"
 #include "kernels/gemm_s8.h"
 #include "kernels/quantize.h"
 #include "qclip/tensor.h"
@@ -74,11 +75,12 @@ struct QuantizedActivations {
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool,
                      int32_t* y, size_t ldy);
 
-// y[m * ldy + n] = float(that sum) * (a_scales[m] * b_scales[n]) + bias[n] (bias may be null),
-// the Cast -> Mul -> Add of ORT's graph without fused multiply-adds.
+// y[m * ldy + n] = activation(float(that sum) * (a_scales[m] * b_scales[n]) + bias[n]) (bias
+// may be null), the Cast -> Mul -> Add of ORT's graph without fused multiply-adds, then the
+// activation with the bits of UnaryF32.
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
                      const float* a_scales, const float* b_scales, const float* bias,
-                     ThreadPool& pool, float* y, size_t ldy);
+                     UnaryOp activation, ThreadPool& pool, float* y, size_t ldy);
 
 // Block-quantized activations A [rows, K] uint8 (row stride lda) and their per-block terms,
 // block b of row m at blocks[b * rows + m].
@@ -95,11 +97,11 @@ struct BlockQuantizedActivations {
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
                            ActivationBlock* blocks, QuantParams* params, int32_t* sums);
 
-// y[m * ldy + n] = (sum_b s[m][b] * C_b[m][n]) * b_scales[n] + bias[n] (bias may be null), the
-// block-wise product of kernels/gemm_s8.h; w must be packed with `blockwise`.
+// y[m * ldy + n] = activation((sum_b s[m][b] * C_b[m][n]) * b_scales[n] + bias[n]) (bias may be
+// null), the block-wise product of kernels/gemm_s8.h; w must be packed with `blockwise`.
 void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
-                              const float* b_scales, const float* bias, ThreadPool& pool, float* y,
-                              size_t ldy);
+                              const float* b_scales, const float* bias, UnaryOp activation,
+                              ThreadPool& pool, float* y, size_t ldy);
 
 // DynamicQuantizeLinear of x[0, n) into q: the parameters from the min and max of all of x
 // (ORT's GetQuantizationParameter), then QuantizeU8; returns them. Split in fixed chunks over

@@ -1,0 +1,100 @@
+// FuseLinearActivation: a Gelu reading only a qclip.QuantizedLinear becomes the product's
+// activation attribute, applied to each output tile inside the product's tasks. The fixture INT8
+// towers lose every such Gelu, and their outputs keep the same bits in every activation mode and
+// at 1 and 2 threads; a QuantizedLinear node with an unknown activation is refused.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "graph/interpreter.h"
+#include "graph/passes.h"
+#include "onnx/loader.h"
+#include "qclip/qclip.h"
+#include "tower_fixtures.h"
+
+namespace qclip {
+namespace {
+
+// RunGraphPasses without FuseLinearActivation.
+void RunPassesButActivation(Graph& g) {
+  FuseLayerNorm(g);
+  FuseGelu(g);
+  FuseQuantizedLinear(g);
+  FuseAttention(g);
+}
+
+struct Counts {
+  int gelu = 0;
+  int fused = 0;  // QuantizedLinear with an activation
+};
+
+Counts Count(const Graph& g) {
+  Counts c;
+  for (const Node& n : g.nodes) {
+    c.gelu += n.op_type == "Gelu";
+    c.fused += n.op_type == "QuantizedLinear" && n.GetString("activation", "") == "gelu";
+  }
+  return c;
+}
+
+TEST(FuseLinearActivation, FixtureTowersLoseTheirGeluAndKeepTheirBits) {
+  const std::filesystem::path models = test::FixtureModels();
+  for (const test::TowerFixture& c : test::kTowerFixtures) {
+    SCOPED_TRACE(c.dir);
+    const std::filesystem::path path = models / c.dir / "int8_qint8.onnx";
+    Graph separate = LoadOnnxModel(path.string());
+    RunPassesButActivation(separate);
+    Graph fused = LoadOnnxModel(path.string());
+    RunGraphPasses(fused);
+    const Counts before = Count(separate), after = Count(fused);
+    EXPECT_GE(before.gelu, 2);
+    EXPECT_EQ(after.gelu, 0);
+    EXPECT_EQ(after.fused, before.gelu);
+
+    const Tensor input = ReadNpy((models / c.dir / c.file).string());
+    for (Int8Activations mode :
+         {Int8Activations::kBlockwise, Int8Activations::kPerTensor, Int8Activations::kFloat}) {
+      for (int threads : {1, 2}) {
+        SCOPED_TRACE("mode " + std::to_string(static_cast<int>(mode)) + ", threads " +
+                     std::to_string(threads));
+        InterpreterOptions options;
+        options.fuse = false;  // the graphs are already rewritten
+        options.int8_activations = mode;
+        options.threads = threads;
+        const Tensor want = Interpreter(separate, options).Run({input})[0];
+        const Tensor got = Interpreter(fused, options).Run({input})[0];
+        ASSERT_EQ(want.shape(), got.shape());
+        for (int64_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(want.data<float>()[i], got.data<float>()[i]) << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(FuseLinearActivation, UnknownActivationIsRefused) {
+  const std::filesystem::path models = test::FixtureModels();
+  const test::TowerFixture& c = test::kTowerFixtures[0];
+  Graph g = LoadOnnxModel((models / c.dir / "int8_qint8.onnx").string());
+  RunGraphPasses(g);
+  bool changed = false;
+  for (Node& n : g.nodes) {
+    if (n.op_type != "QuantizedLinear" || changed) continue;
+    n.attrs["activation"].type = Attribute::Type::kString;
+    n.attrs["activation"].s = "swish";
+    changed = true;
+  }
+  ASSERT_TRUE(changed);
+  InterpreterOptions options;
+  options.fuse = false;
+  try {
+    Interpreter interpreter(g, options);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("swish"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace qclip
