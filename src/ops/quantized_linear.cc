@@ -21,17 +21,40 @@ constexpr size_t kRowBlock = 96;
 
 size_t CeilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
 
+// Rows cut into blocks for the pool: a multiple of its thread count of balanced blocks (at most
+// kRowBlock rows, a multiple of 6 but the last), so that thread t's contiguous share of the
+// tasks (ThreadPool) is the same rows in the activations' quantization and in the product —
+// rows it also wrote in the op before, as elementwise ops split alike. Rows that fit one block
+// stay one block (the product then splits by panels). The split changes no result.
+struct RowBlocks {
+  RowBlocks(size_t rows, const ThreadPool& pool) : rows(rows) {
+    const size_t threads = static_cast<size_t>(pool.size());
+    count = CeilDiv(rows, kRowBlock);
+    if (count > 1) count = CeilDiv(count, threads) * threads;
+    size = count == 0 ? 0 : CeilDiv(CeilDiv(rows, count), 6) * 6;
+    per_share = count > 1 ? count / threads : 1;
+  }
+  size_t Begin(size_t block) const { return std::min(rows, block * size); }
+  size_t End(size_t block) const { return std::min(rows, (block + 1) * size); }
+  size_t rows, count, size, per_share;
+};
+
 // Calls fn(row_begin, rows, col_begin, col_end) for every tile of a [rows, N] output, spread
-// over the pool. Tasks run panel by panel so that consecutive ones reuse the panel's weights.
+// over the pool: each thread's share is its RowBlocks for every panel (all the panels of one
+// block when there is one), panel by panel so that consecutive tasks reuse the panel's weights.
 template <typename Fn>
 void ForEachTile(size_t rows, size_t N, ThreadPool& pool, const Fn& fn) {
-  const size_t row_blocks = CeilDiv(rows, kRowBlock);
   const size_t panels = CeilDiv(N, kPackedPanelCols);
-  pool.ParallelFor(static_cast<int64_t>(row_blocks * panels), [&](int64_t task, int) {
-    const size_t row_begin = static_cast<size_t>(task) % row_blocks * kRowBlock;
-    const size_t col_begin = static_cast<size_t>(task) / row_blocks * kPackedPanelCols;
-    fn(row_begin, std::min(kRowBlock, rows - row_begin), col_begin,
-       std::min(col_begin + kPackedPanelCols, N));
+  const RowBlocks blocks(rows, pool);
+  const size_t share_tasks = blocks.per_share * panels;
+  pool.ParallelFor(static_cast<int64_t>(blocks.count * panels), [&](int64_t task, int) {
+    const size_t i = static_cast<size_t>(task) % share_tasks;
+    const size_t block =
+        static_cast<size_t>(task) / share_tasks * blocks.per_share + i % blocks.per_share;
+    const size_t col_begin = i / blocks.per_share * kPackedPanelCols;
+    const size_t begin = blocks.Begin(block), end = blocks.End(block);
+    if (begin == end) return;  // rounding blocks up to 6 rows can leave the last ones empty
+    fn(begin, end - begin, col_begin, std::min(col_begin + kPackedPanelCols, N));
   });
 }
 
@@ -153,11 +176,23 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
                            ActivationBlock* blocks, QuantParams* params, int32_t* sums) {
   const size_t num_blocks = ActivationBlocks(K);
-  const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
-  ParallelChunks(pool, static_cast<int64_t>(rows), rows_per_task, [&](int64_t begin, int64_t end) {
-    DynamicQuantizeBlocksU8(x + begin * K, K, static_cast<size_t>(end - begin), K, kActivationBlock,
-                            q + begin * K, K, params + begin, sums + begin, rows);
-  });
+  const auto quantize = [&](size_t begin, size_t end) {
+    DynamicQuantizeBlocksU8(x + begin * K, K, end - begin, K, kActivationBlock, q + begin * K, K,
+                            params + begin, sums + begin, rows);
+  };
+  const RowBlocks row_blocks(rows, pool);
+  if (row_blocks.count > 1) {  // the rows each thread multiplies next
+    pool.ParallelFor(static_cast<int64_t>(row_blocks.count), [&](int64_t task, int) {
+      quantize(row_blocks.Begin(static_cast<size_t>(task)),
+               row_blocks.End(static_cast<size_t>(task)));
+    });
+  } else {  // one block, which the product splits by panels: any rows
+    const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
+    ParallelChunks(pool, static_cast<int64_t>(rows), rows_per_task,
+                   [&](int64_t begin, int64_t end) {
+                     quantize(static_cast<size_t>(begin), static_cast<size_t>(end));
+                   });
+  }
   for (size_t b = 0; b < num_blocks; ++b) {
     const size_t len = std::min(kActivationBlock, K - b * kActivationBlock);
     for (size_t m = 0; m < rows; ++m) {

@@ -45,7 +45,8 @@ int ThreadPool::HardwareThreads() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads)
+    : shares_(static_cast<size_t>(threads <= 0 ? HardwareThreads() : threads)) {
   if (threads <= 0) threads = HardwareThreads();
   for (int t = 1; t < threads; ++t) workers_.emplace_back([this, t] { WorkerLoop(t); });
 }
@@ -61,10 +62,14 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::RunTasks(int thread) {
   tls_inside_ = true;
-  for (;;) {
-    const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) break;
-    call_(fn_, task, thread);
+  const size_t n = shares_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Share& share = shares_[(static_cast<size_t>(thread) + i) % n];
+    for (;;) {
+      const int64_t task = share.next.fetch_add(1, std::memory_order_relaxed);
+      if (task >= share.end) break;
+      call_(fn_, task, thread);
+    }
   }
   tls_inside_ = false;
 }
@@ -75,8 +80,14 @@ void ThreadPool::Dispatch(int64_t n_tasks, TaskFn call, const void* fn) {
     std::lock_guard<std::mutex> lock(mu_);
     call_ = call;
     fn_ = fn;
-    n_tasks_ = n_tasks;
-    next_task_.store(0, std::memory_order_relaxed);
+    const int64_t n = static_cast<int64_t>(shares_.size());
+    const int64_t base = n_tasks / n, longer = n_tasks % n;
+    int64_t begin = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      shares_[t].next.store(begin, std::memory_order_relaxed);
+      begin += base + (t < longer ? 1 : 0);
+      shares_[t].end = begin;
+    }
     busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     epoch_.fetch_add(1, std::memory_order_release);
   }

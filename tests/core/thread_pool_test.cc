@@ -1,6 +1,7 @@
 // ThreadPool: every task runs exactly once, whether the workers are still spinning from the last
 // job (back-to-back calls, as the ops of a Run) or have gone to sleep (a long gap), a call from
-// inside a task runs inline, and calls from several threads are serialised.
+// inside a task runs inline, and calls from several threads are serialised; the caller starts on
+// the first contiguous share of the tasks, and a share whose thread is held up is done by others.
 #include "util/thread_pool.h"
 
 #include <gtest/gtest.h>
@@ -32,6 +33,27 @@ TEST(ThreadPool, BackToBackCallsWhileWorkersSpin) {
     ThreadPool pool(threads);
     EXPECT_EQ(pool.size(), threads);
     for (int call = 0; call < 2000; ++call) ExpectEachTaskOnce(pool, 1 + call % 17);
+  }
+}
+
+// With one task per share, the caller (thread 0) runs task 0 first. While task 0 waits, the
+// other shares finish, and then the rest of share 0 goes to whichever thread is free.
+TEST(ThreadPool, SharesAreContiguousAndHelped) {
+  ThreadPool pool(2);
+  for (int call = 0; call < 200; ++call) {
+    std::atomic<int> first_of_caller{-1};
+    std::atomic<int> done{0};
+    pool.ParallelFor(8, [&](int64_t task, int thread) {
+      if (thread == 0) {
+        int none = -1;
+        first_of_caller.compare_exchange_strong(none, static_cast<int>(task));
+      }
+      if (task == 0) {  // hold share 0 until the other share (tasks 4..7) is done
+        while (done.load() < 4) std::this_thread::yield();
+      }
+      if (task >= 4) done.fetch_add(1);
+    });
+    ASSERT_EQ(first_of_caller.load(), 0);
   }
 }
 
