@@ -24,7 +24,7 @@ size_t CeilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
 // Rows cut into blocks for the pool: a multiple of its thread count of balanced blocks (at most
 // kRowBlock rows, a multiple of 6 but the last), so that thread t's contiguous share of the
 // tasks (ThreadPool) is the same rows in the activations' quantization and in the product —
-// rows it also wrote in the op before, as elementwise ops split alike. Rows that fit one block
+// mostly rows it also wrote in the op before (elementwise ops' shares are about the same rows). Rows that fit one block
 // stay one block (the product then splits by panels). The split changes no result.
 struct RowBlocks {
   RowBlocks(size_t rows, const ThreadPool& pool) : rows(rows) {
