@@ -1,7 +1,7 @@
 // ThreadPool: every task runs exactly once, whether the workers are still spinning from the last
 // job (back-to-back calls, as the ops of a Run) or have gone to sleep (a long gap), a call from
-// inside a task runs inline, and calls from several threads are serialised; the caller starts on
-// the first contiguous share of the tasks, and a share whose thread is held up is done by others.
+// inside a task runs inline, and calls from several threads are serialised; each thread starts on
+// its own contiguous share of the tasks.
 #include "util/thread_pool.h"
 
 #include <gtest/gtest.h>
@@ -36,24 +36,29 @@ TEST(ThreadPool, BackToBackCallsWhileWorkersSpin) {
   }
 }
 
-// With one task per share, the caller (thread 0) runs task 0 first. While task 0 waits, the
-// other shares finish, and then the rest of share 0 goes to whichever thread is free.
-TEST(ThreadPool, SharesAreContiguousAndHelped) {
+// 8 tasks over 2 threads: shares [0, 4) and [4, 8). Tasks 0 and 4 each wait until the other
+// has started, so neither thread can take the other's first task before starting its own: the
+// caller (thread 0) must start with task 0 and the worker with task 4 (handed out one at a time,
+// the worker would start with task 1). The other tasks go to whichever thread is free, and each
+// runs once.
+TEST(ThreadPool, EachThreadStartsOnItsOwnShare) {
   ThreadPool pool(2);
   for (int call = 0; call < 200; ++call) {
-    std::atomic<int> first_of_caller{-1};
-    std::atomic<int> done{0};
+    std::atomic<int> first[2] = {-1, -1};
+    std::atomic<bool> started[2] = {false, false};  // tasks 0 and 4
+    std::atomic<int> runs{0};
     pool.ParallelFor(8, [&](int64_t task, int thread) {
-      if (thread == 0) {
-        int none = -1;
-        first_of_caller.compare_exchange_strong(none, static_cast<int>(task));
+      int none = -1;
+      first[thread].compare_exchange_strong(none, static_cast<int>(task));
+      if (task == 0 || task == 4) {
+        started[task / 4] = true;
+        while (!started[1 - task / 4]) std::this_thread::yield();
       }
-      if (task == 0) {  // hold share 0 until the other share (tasks 4..7) is done
-        while (done.load() < 4) std::this_thread::yield();
-      }
-      if (task >= 4) done.fetch_add(1);
+      runs.fetch_add(1);
     });
-    ASSERT_EQ(first_of_caller.load(), 0);
+    ASSERT_EQ(first[0].load(), 0);
+    ASSERT_EQ(first[1].load(), 4);
+    ASSERT_EQ(runs.load(), 8);
   }
 }
 
