@@ -32,8 +32,8 @@ void MatMulZeroPointsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                 ZeroPointsToS32{terms, K, c, ldc, col_begin});
 }
 
-// The fused activation, on the rows x [col_begin, col_end) outputs just written (still in L1:
-// a task is at most 96 rows of one 64-column panel).
+// The fused activation, on the rows x [col_begin, col_end) outputs just written (still in L1
+// when the caller cuts the product into small tasks, as QuantizedLinear does: 96 x 64 at most).
 void ApplyActivation(UnaryOp op, size_t rows, size_t cols, float* y, size_t ldy) {
   if (op == UnaryOp::kIdentity) return;
   const hn::ScalableTag<float> d;

@@ -21,11 +21,21 @@ constexpr size_t kRowBlock = 96;
 
 size_t CeilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
 
+// fn(begin, end) over [0, rows) of K-long rows, in chunks of about kParallelChunk values.
+template <typename Fn>
+void ParallelRowChunks(ThreadPool& pool, size_t rows, size_t K, const Fn& fn) {
+  const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
+  ParallelChunks(pool, static_cast<int64_t>(rows), rows_per_task, [&](int64_t begin, int64_t end) {
+    fn(static_cast<size_t>(begin), static_cast<size_t>(end));
+  });
+}
+
 // Rows cut into blocks for the pool: a multiple of its thread count of balanced blocks (at most
 // kRowBlock rows, a multiple of 6 but the last), so that thread t's contiguous share of the
 // tasks (ThreadPool) is the same rows in the activations' quantization and in the product —
-// mostly rows it also wrote in the op before (elementwise ops' shares are about the same rows). Rows that fit one block
-// stay one block (the product then splits by panels). The split changes no result.
+// mostly rows it also wrote in the op before (elementwise ops' shares are about the same rows).
+// Rows that fit one block stay one block (the product then splits by panels). The split changes no
+// result.
 struct RowBlocks {
   RowBlocks(size_t rows, const ThreadPool& pool) : rows(rows) {
     const size_t threads = static_cast<size_t>(pool.size());
@@ -68,12 +78,9 @@ void SumActivationRows(const QuantizedActivations& a, const QuantizedWeights& w,
     std::fill(a.row_sums, a.row_sums + a.rows, 0);
     return;
   }
-  const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(w.K, 1));
-  ParallelChunks(pool, static_cast<int64_t>(a.rows), rows_per_task,
-                 [&](int64_t begin, int64_t end) {
-                   RowSumsU8(a.data + begin * a.lda, a.lda, static_cast<size_t>(end - begin), w.K,
-                             a.row_sums + begin);
-                 });
+  ParallelRowChunks(pool, a.rows, w.K, [&](size_t begin, size_t end) {
+    RowSumsU8(a.data + begin * a.lda, a.lda, end - begin, w.K, a.row_sums + begin);
+  });
 }
 
 // The kernel's zero-point and scale terms for rows [r, ...) of `a` (its row sums filled).
@@ -176,9 +183,16 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
                            ActivationBlock* blocks, QuantParams* params, int32_t* sums) {
   const size_t num_blocks = ActivationBlocks(K);
+  // Rows [begin, end): their values, then their blocks' kernel terms.
   const auto quantize = [&](size_t begin, size_t end) {
     DynamicQuantizeBlocksU8(x + begin * K, K, end - begin, K, kActivationBlock, q + begin * K, K,
                             params + begin, sums + begin, rows);
+    for (size_t b = 0; b < num_blocks; ++b) {
+      const size_t len = std::min(kActivationBlock, K - b * kActivationBlock);
+      for (size_t i = b * rows + begin; i < b * rows + end; ++i) {
+        blocks[i] = MakeActivationBlock(params[i].scale, params[i].zero_point, sums[i], len);
+      }
+    }
   };
   const RowBlocks row_blocks(rows, pool);
   if (row_blocks.count > 1) {  // the rows each thread multiplies next
@@ -187,18 +201,7 @@ void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& po
                row_blocks.End(static_cast<size_t>(task)));
     });
   } else {  // one block, which the product splits by panels: any rows
-    const int64_t rows_per_task = std::max<int64_t>(1, kParallelChunk / std::max<size_t>(K, 1));
-    ParallelChunks(pool, static_cast<int64_t>(rows), rows_per_task,
-                   [&](int64_t begin, int64_t end) {
-                     quantize(static_cast<size_t>(begin), static_cast<size_t>(end));
-                   });
-  }
-  for (size_t b = 0; b < num_blocks; ++b) {
-    const size_t len = std::min(kActivationBlock, K - b * kActivationBlock);
-    for (size_t m = 0; m < rows; ++m) {
-      const size_t i = b * rows + m;
-      blocks[i] = MakeActivationBlock(params[i].scale, params[i].zero_point, sums[i], len);
-    }
+    ParallelRowChunks(pool, rows, K, quantize);
   }
 }
 
