@@ -7,6 +7,11 @@
 #
 #   bench/scaling.sh [--models DIR] [--build DIR] [--runs N] [--threads "1 2"]
 #                    [--seq "8 16 32 64 128 256"] [--batch "1 2 4 8 16 32"]
+#                    [--python PY] [--ort-python PY]
+#
+# --python: the interpreter with numpy that writes the inputs (default /usr/bin/python3).
+# --ort-python: run ONNX Runtime through its Python package with this interpreter
+# (tools/ort/run_ort.py) instead of onnxruntime-node, on machines that have that one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 models=/work/models-cache
@@ -15,6 +20,8 @@ runs=5
 thread_list="1 2"
 seq_list="8 16 32 64 128 256"
 batch_list="1 2 4 8 16 32"
+py=/usr/bin/python3
+ort_py=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --models) models=$2; shift 2 ;;
@@ -23,16 +30,17 @@ while [[ $# -gt 0 ]]; do
     --threads) thread_list=$2; shift 2 ;;
     --seq) seq_list=$2; shift 2 ;;
     --batch) batch_list=$2; shift 2 ;;
+    --python) py=$2; shift 2 ;;
+    --ort-python) ort_py=$2; shift 2 ;;
     *) echo "scaling: unknown option $1" >&2; exit 2 ;;
   esac
 done
-py=/usr/bin/python3
 text=$models/biomedclip_text_int8_qint8_pt.onnx
 vision=$models/biomedclip_vision_int8_qint8_pt.onnx
 for f in "$text" "$vision"; do
   [[ -f $f ]] || { echo "scaling: $f is missing: run bench/compare_ort.sh first" >&2; exit 1; }
 done
-[[ -d $root/tools/ort/node_modules/onnxruntime-node ]] ||
+[[ -n $ort_py || -d $root/tools/ort/node_modules/onnxruntime-node ]] ||
   (cd "$root/tools/ort" && npm install --ignore-scripts --no-audit --no-fund >/dev/null)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -56,7 +64,9 @@ PY
 median() {
   local out
   if [[ $1 == ort ]]; then
-    out=$(node "$root/tools/ort/run_ort.js" "$2" --input "$3" --threads "$4" --bench "$runs" \
+    local runner=(node "$root/tools/ort/run_ort.js")
+    [[ -z $ort_py ]] || runner=("$ort_py" "$root/tools/ort/run_ort.py")
+    out=$("${runner[@]}" "$2" --input "$3" --threads "$4" --bench "$runs" \
       --output-dir "$work/out" 2>&1)
   else
     out=$("$build/examples/qclip-run" "$2" --input "$3" --threads "$4" --bench "$runs" \

@@ -29,6 +29,7 @@ See models/README.md.
 
 import argparse
 import dataclasses
+import inspect
 import math
 import os
 import sys
@@ -455,11 +456,15 @@ def example_text_input(c):
 
 
 def export_onnx(module, example, path, input_name, dynamic, opset):
+    # The TorchScript-based exporter on every torch, so each version writes the same graph:
+    # torch >= 2.9 defaults to the dynamo exporter, which older ones lack.
+    has_dynamo = "dynamo" in inspect.signature(torch.onnx.export).parameters
+    legacy = {"dynamo": False} if has_dynamo else {}
     torch.onnx.export(
         module, (example,), path,
         input_names=[input_name], output_names=["embeddings"],
         dynamic_axes={input_name: dynamic, "embeddings": {0: "batch"}},
-        opset_version=opset, do_constant_folding=True)
+        opset_version=opset, do_constant_folding=True, **legacy)
 
 
 def check_onnx(path, input_name, rank, elem_type):
