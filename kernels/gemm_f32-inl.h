@@ -156,23 +156,10 @@ HWY_INLINE void GemmTileLoop(D d, const float* a, size_t lda, size_t k, const Pa
   }
 }
 
-// Bounds of tile `tile` of an [m, n] output (see GemmTileCount).
-struct GemmTileBounds {
-  size_t row0, row1, col0, col1;
-};
-HWY_INLINE GemmTileBounds TileBounds(size_t m, size_t n, size_t tile) {
-  const size_t col_tiles = (n + kGemmTileCols - 1) / kGemmTileCols;
-  const size_t row0 = (tile / col_tiles) * kGemmTileRows;
-  const size_t col0 = (tile % col_tiles) * kGemmTileCols;
-  return {row0, std::min<size_t>(m, row0 + kGemmTileRows), col0,
-          std::min<size_t>(n, col0 + kGemmTileCols)};
-}
-
 // One tile of C = A · B with B packed once.
 HWY_INLINE void GemmPackedTile(const float* a, size_t lda, const PackedGemmB& b, float* c,
-                               size_t ldc, size_t m, const GemmEpilogue& epilogue, size_t tile) {
+                               size_t ldc, const GemmTileBounds& t, const GemmEpilogue& epilogue) {
   const hn::ScalableTag<float> d;
-  const GemmTileBounds t = TileBounds(m, b.n(), tile);
   auto panel = [&b](size_t p, size_t k0, size_t)
                    HWY_ATTR { return b.panel(p) + k0 * kGemmPanelWidth; };
   GemmTileLoop(d, a, lda, b.k(), panel, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
@@ -181,9 +168,8 @@ HWY_INLINE void GemmPackedTile(const float* a, size_t lda, const PackedGemmB& b,
 // One tile of C = A · B with B packed block by block into a buffer on the stack (128 KiB) that
 // stays in cache while the tile's rows use it.
 HWY_INLINE void GemmViewTile(const float* a, size_t lda, const GemmBView& b, float* c, size_t ldc,
-                             size_t m, const GemmEpilogue& epilogue, size_t tile) {
+                             const GemmTileBounds& t, const GemmEpilogue& epilogue) {
   const hn::ScalableTag<float> d;
-  const GemmTileBounds t = TileBounds(m, b.n, tile);
   HWY_ALIGN float buf[kGemmDepth * kGemmPanelWidth];
   auto panel = [&b, &buf](size_t p, size_t k0, size_t kc) HWY_ATTR {
     PackGemmPanel(b, k0, kc, p * kGemmPanelWidth, buf);

@@ -14,13 +14,13 @@ namespace qclip {
 namespace HWY_NAMESPACE {
 
 void GemmPackedTileF32(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc,
-                       int64_t m, const GemmEpilogue& epilogue, int64_t tile) {
-  GemmPackedTile(a, lda, b, c, ldc, m, epilogue, tile);
+                       const GemmTileBounds& t, const GemmEpilogue& epilogue) {
+  GemmPackedTile(a, lda, b, c, ldc, t, epilogue);
 }
 
 void GemmViewTileF32(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc,
-                     int64_t m, const GemmEpilogue& epilogue, int64_t tile) {
-  GemmViewTile(a, lda, b, c, ldc, m, epilogue, tile);
+                     const GemmTileBounds& t, const GemmEpilogue& epilogue) {
+  GemmViewTile(a, lda, b, c, ldc, t, epilogue);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
@@ -70,32 +70,60 @@ void PackedGemmB::Pack(const GemmBView& b) {
   }
 }
 
-int64_t GemmTileCount(int64_t m, int64_t n) {
-  return ((m + kGemmTileRows - 1) / kGemmTileRows) * ((n + kGemmTileCols - 1) / kGemmTileCols);
+namespace {
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+GemmTileBounds Bounds(const GemmTiles& tiles, int64_t tile) {
+  assert(tile >= 0 && tile < tiles.count());
+  const int64_t row0 = tile / tiles.col_tiles * tiles.rows_per_tile;
+  const int64_t col0 = tile % tiles.col_tiles * tiles.cols_per_tile;
+  return {static_cast<size_t>(row0),
+          static_cast<size_t>(std::min(tiles.m, row0 + tiles.rows_per_tile)),
+          static_cast<size_t>(col0),
+          static_cast<size_t>(std::min(tiles.n, col0 + tiles.cols_per_tile))};
+}
+
+}  // namespace
+
+GemmTiles::GemmTiles(int64_t m, int64_t n, int threads) : m(m), n(n) {
+  assert(m >= 0 && n >= 0);
+  // Balanced row blocks rounded up to the microkernel's 6 rows; recounted after the rounding so
+  // that no block is empty.
+  const int64_t blocks = CeilDiv(m, kGemmTileRows);
+  rows_per_tile = blocks == 0 ? kGemmTileRows : CeilDiv(CeilDiv(m, blocks), 6) * 6;
+  row_tiles = CeilDiv(m, rows_per_tile);
+  cols_per_tile = kGemmTileCols;
+  col_tiles = CeilDiv(n, cols_per_tile);
+  while (threads > 1 && cols_per_tile > kGemmPanelWidth &&
+         row_tiles * col_tiles < kGemmTilesPerThread * threads) {
+    cols_per_tile /= 2;
+    col_tiles = CeilDiv(n, cols_per_tile);
+  }
 }
 
 void GemmF32Tile(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc,
-                 int64_t m, const GemmEpilogue& epilogue, int64_t tile) {
-  assert(tile >= 0 && tile < GemmTileCount(m, b.n()));
-  HWY_DYNAMIC_DISPATCH(GemmPackedTileF32)(a, lda, b, c, ldc, m, epilogue, tile);
+                 const GemmTiles& tiles, const GemmEpilogue& epilogue, int64_t tile) {
+  assert(tiles.n == b.n());
+  HWY_DYNAMIC_DISPATCH(GemmPackedTileF32)(a, lda, b, c, ldc, Bounds(tiles, tile), epilogue);
 }
 
 void GemmF32(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc, int64_t m,
              const GemmEpilogue& epilogue) {
-  const int64_t tiles = GemmTileCount(m, b.n());
-  for (int64_t t = 0; t < tiles; ++t) GemmF32Tile(a, lda, b, c, ldc, m, epilogue, t);
+  const GemmTiles tiles(m, b.n());
+  for (int64_t t = 0; t < tiles.count(); ++t) GemmF32Tile(a, lda, b, c, ldc, tiles, epilogue, t);
 }
 
-void GemmF32Tile(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc, int64_t m,
-                 const GemmEpilogue& epilogue, int64_t tile) {
-  assert(tile >= 0 && tile < GemmTileCount(m, b.n));
-  HWY_DYNAMIC_DISPATCH(GemmViewTileF32)(a, lda, b, c, ldc, m, epilogue, tile);
+void GemmF32Tile(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc,
+                 const GemmTiles& tiles, const GemmEpilogue& epilogue, int64_t tile) {
+  assert(tiles.n == b.n);
+  HWY_DYNAMIC_DISPATCH(GemmViewTileF32)(a, lda, b, c, ldc, Bounds(tiles, tile), epilogue);
 }
 
 void GemmF32(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc, int64_t m,
              const GemmEpilogue& epilogue) {
-  const int64_t tiles = GemmTileCount(m, b.n);
-  for (int64_t t = 0; t < tiles; ++t) GemmF32Tile(a, lda, b, c, ldc, m, epilogue, t);
+  const GemmTiles tiles(m, b.n);
+  for (int64_t t = 0; t < tiles.count(); ++t) GemmF32Tile(a, lda, b, c, ldc, tiles, epilogue, t);
 }
 
 }  // namespace qclip

@@ -7,8 +7,9 @@
 // activations, e.g. attention's Q·Kᵀ and P·V) that the kernel packs panel by panel as it goes.
 // SIMD code is in gemm_f32-inl.h.
 //
-// Work is cut into fixed tiles of kGemmTileRows x kGemmTileCols outputs; each tile sums over k in
-// the same order, so results are bit-identical whichever threads run which tiles.
+// Work is cut into tiles (GemmTiles) of at most kGemmTileRows x kGemmTileCols outputs; every
+// output sums over k in the same order whatever tile holds it, so results are bit-identical
+// however the output is cut and whichever threads run which tiles.
 #pragma once
 
 #include <cstddef>
@@ -24,9 +25,11 @@ namespace qclip {
 // vectors. The packed layout is the same for every SIMD target.
 constexpr int64_t kGemmPanelWidth = 64;
 
-// Output tile size for parallel callers (multiples of the microkernel's 6 rows and of a panel).
+// Largest output tile for parallel callers (multiples of the microkernel's 6 rows and of a
+// panel), and the tiles per thread GemmTiles aims for when it narrows them.
 constexpr int64_t kGemmTileRows = 96;
 constexpr int64_t kGemmTileCols = 4 * kGemmPanelWidth;
+constexpr int64_t kGemmTilesPerThread = 4;
 
 // What is added to the product, and the activation applied to the sum.
 struct GemmEpilogue {
@@ -84,19 +87,33 @@ class PackedGemmB {
 // kGemmPanelWidth floats, zero past column n: the panel layout PackedGemmB stores.
 void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, float* out);
 
-// Tiles of an [m, n] output; tile t covers rows [(t / col_tiles) * kGemmTileRows, ...) and
-// columns [(t % col_tiles) * kGemmTileCols, ...) with col_tiles = ceil(n / kGemmTileCols).
-int64_t GemmTileCount(int64_t m, int64_t n);
+// An [m, n] output cut into tiles for `threads` threads: rows in balanced blocks of at most
+// kGemmTileRows (multiples of 6 but the last), columns in blocks of kGemmTileCols, halved down to
+// one panel while there are fewer than kGemmTilesPerThread tiles per thread (197 x 768, a ViT
+// layer's output, is 9 tiles of 66 x 256 for up to 2 threads, 36 of 66 x 64 for 16), so that
+// many threads get even shares. Tile t covers rows [t / col_tiles * rows_per_tile, ...) and
+// columns [t % col_tiles * cols_per_tile, ...).
+struct GemmTiles {
+  GemmTiles(int64_t m, int64_t n, int threads = 1);
+  int64_t count() const { return row_tiles * col_tiles; }
+  int64_t m, n, rows_per_tile, cols_per_tile, row_tiles, col_tiles;
+};
 
-// C rows [0, m) of one tile, or of all tiles. `a` points at A[0, 0] and `c` at C[0, 0].
+// Rows [row0, row1) and columns [col0, col1) of the output: one tile (col0 a multiple of
+// kGemmPanelWidth).
+struct GemmTileBounds {
+  size_t row0, row1, col0, col1;
+};
+
+// One tile of C, or all of it. `a` points at A[0, 0] and `c` at C[0, 0]; tiles.n == b.n().
 void GemmF32Tile(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc,
-                 int64_t m, const GemmEpilogue& epilogue, int64_t tile);
+                 const GemmTiles& tiles, const GemmEpilogue& epilogue, int64_t tile);
 void GemmF32(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc, int64_t m,
              const GemmEpilogue& epilogue = {});
 
 // The same with an unpacked B, for products of two activations (one call per attention head).
-void GemmF32Tile(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc, int64_t m,
-                 const GemmEpilogue& epilogue, int64_t tile);
+void GemmF32Tile(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc,
+                 const GemmTiles& tiles, const GemmEpilogue& epilogue, int64_t tile);
 void GemmF32(const float* a, int64_t lda, const GemmBView& b, float* c, int64_t ldc, int64_t m,
              const GemmEpilogue& epilogue = {});
 

@@ -113,13 +113,14 @@ class ConvKernel final : public OpKernel {
       }
     });
 
-    const int64_t tiles = GemmTileCount(pixels, group_out);
-    ctx.pool->ParallelFor(jobs * tiles, [&](int64_t task, int) {
-      const int64_t job = task / tiles, group = job % g.groups;
+    const GemmTiles tiles(pixels, group_out, ctx.pool->size());
+    ctx.pool->ParallelFor(jobs * tiles.count(), [&](int64_t task, int) {
+      const int64_t job = task / tiles.count(), group = job % g.groups;
       GemmEpilogue epilogue;
       epilogue.bias = bias != nullptr ? bias + group * group_out : nullptr;
       GemmF32Tile(columns + job * pixels * patch, patch, packed[group],
-                  result + job * pixels * group_out, group_out, pixels, epilogue, task % tiles);
+                  result + job * pixels * group_out, group_out, tiles, epilogue,
+                  task % tiles.count());
     });
 
     // result[job][pixel][m] -> y[image][group * group_out + m][pixel], chunked by channel.

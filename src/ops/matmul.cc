@@ -46,8 +46,10 @@ std::shared_ptr<const PackedGemmB> PackConstantWeight(const Tensor* b, bool tran
 template <typename B>
 void ParallelGemm(ThreadPool& pool, const float* a, int64_t lda, const B& b, int64_t n, float* c,
                   int64_t ldc, int64_t m, const GemmEpilogue& epilogue) {
-  pool.ParallelFor(GemmTileCount(m, n),
-                   [&](int64_t tile, int) { GemmF32Tile(a, lda, b, c, ldc, m, epilogue, tile); });
+  const GemmTiles tiles(m, n, pool.size());
+  pool.ParallelFor(tiles.count(), [&](int64_t tile, int) {
+    GemmF32Tile(a, lda, b, c, ldc, tiles, epilogue, tile);
+  });
 }
 
 class MatMulKernel final : public OpKernel {
@@ -80,12 +82,12 @@ class MatMulKernel final : public OpKernel {
       return;
     }
     // One GEMM per batch index; tasks are (batch index, tile) pairs.
-    const int64_t tiles = GemmTileCount(p.m, p.n);
-    ctx.pool->ParallelFor(p.batch * tiles, [&](int64_t task, int) {
-      const int64_t i = task / tiles;
+    const GemmTiles tiles(p.m, p.n, ctx.pool->size());
+    ctx.pool->ParallelFor(p.batch * tiles.count(), [&](int64_t task, int) {
+      const int64_t i = task / tiles.count();
       const GemmBView b_i{b + p.BatchOffset(p.b_strides, i) * p.k * p.n, p.n, p.k, p.n};
       GemmF32Tile(a + p.BatchOffset(p.a_strides, i) * p.m * p.k, p.k, b_i, c + i * p.m * p.n, p.n,
-                  p.m, GemmEpilogue(), task % tiles);
+                  tiles, GemmEpilogue(), task % tiles.count());
     });
   }
 

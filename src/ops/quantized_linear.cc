@@ -322,9 +322,10 @@ class QuantizedLinearKernel final : public OpKernel {
       epilogue.bias = bias;
       epilogue.activation = activation_;
       const int64_t m = static_cast<int64_t>(rows), n = static_cast<int64_t>(N_);
-      ctx.pool->ParallelFor(GemmTileCount(m, n), [&](int64_t tile, int) {
-        GemmF32Tile(x.data<float>(), static_cast<int64_t>(K_), *float_weights_, y, n, m, epilogue,
-                    tile);
+      const GemmTiles tiles(m, n, ctx.pool->size());
+      ctx.pool->ParallelFor(tiles.count(), [&](int64_t tile, int) {
+        GemmF32Tile(x.data<float>(), static_cast<int64_t>(K_), *float_weights_, y, n, tiles,
+                    epilogue, tile);
       });
     } else if (ctx.exact || mode_ == Int8Activations::kPerTensor) {
       // Per tensor, bit for bit what ORT's DynamicQuantizeLinear feeds MatMulInteger.

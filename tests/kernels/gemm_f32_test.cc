@@ -162,12 +162,33 @@ TEST_P(GemmF32Test, TilesInAnyOrderGiveTheSameBits) {
   const PackedGemmB packed(view);
   Matrix c_all(m, n, n, 0, 3), c_reverse(m, n, n, 0, 3);
   GemmF32(a.data(), k, packed, c_all.data(), n, m);
-  const int64_t tiles = GemmTileCount(m, n);
-  EXPECT_EQ(tiles, 3 * 3);
-  for (int64_t t = tiles - 1; t >= 0; --t) {
-    GemmF32Tile(a.data(), k, packed, c_reverse.data(), n, m, {}, t);
+  const GemmTiles tiles(m, n);
+  EXPECT_EQ(tiles.count(), 3 * 3);
+  for (int64_t t = tiles.count() - 1; t >= 0; --t) {
+    GemmF32Tile(a.data(), k, packed, c_reverse.data(), n, tiles, {}, t);
   }
   EXPECT_EQ(c_all.storage, c_reverse.storage);
+}
+
+// The cut follows the thread count; the bits do not (rows not a multiple of 6, columns not of a
+// panel, k over several k blocks; packed and unpacked B).
+TEST_P(GemmF32Test, AnyCutGivesTheSameBits) {
+  const int64_t m = 197, n = 530, k = 300;
+  const Matrix a(m, k, k, 0, 1), b(k, n, n, 0, 2);
+  const GemmBView view{b.data(), n, k, n, false};
+  const PackedGemmB packed(view);
+  Matrix expected(m, n, n, 0, 3);
+  GemmF32(a.data(), k, packed, expected.data(), n, m);
+  for (int threads : {2, 3, 8, 16, 64}) {
+    const GemmTiles tiles(m, n, threads);
+    Matrix c_packed(m, n, n, 0, 3), c_view(m, n, n, 0, 3);
+    for (int64_t t = 0; t < tiles.count(); ++t) {
+      GemmF32Tile(a.data(), k, packed, c_packed.data(), n, tiles, {}, t);
+      GemmF32Tile(a.data(), k, view, c_view.data(), n, tiles, {}, t);
+    }
+    EXPECT_EQ(c_packed.storage, expected.storage) << threads << " threads";
+    EXPECT_EQ(c_view.storage, expected.storage) << threads << " threads";
+  }
 }
 
 TEST_P(GemmF32Test, ScaleOfB) {
@@ -186,12 +207,26 @@ TEST_P(GemmF32Test, ScaleOfB) {
   }
 }
 
-TEST(GemmF32, TileCount) {
-  EXPECT_EQ(GemmTileCount(0, 10), 0);
-  EXPECT_EQ(GemmTileCount(10, 0), 0);
-  EXPECT_EQ(GemmTileCount(1, 1), 1);
-  EXPECT_EQ(GemmTileCount(kGemmTileRows + 1, kGemmTileCols), 2);
-  EXPECT_EQ(GemmTileCount(197, 3072), 3 * 12);
+TEST(GemmF32, Tiles) {
+  EXPECT_EQ(GemmTiles(0, 10).count(), 0);
+  EXPECT_EQ(GemmTiles(10, 0).count(), 0);
+  EXPECT_EQ(GemmTiles(1, 1).count(), 1);
+  EXPECT_EQ(GemmTiles(kGemmTileRows + 1, kGemmTileCols).count(), 2);
+  const GemmTiles vit(197, 3072);  // balanced rows: 66 + 66 + 65, not 96 + 96 + 5
+  EXPECT_EQ(vit.rows_per_tile, 66);
+  EXPECT_EQ(vit.count(), 3 * 12);
+  EXPECT_EQ(GemmTiles(197, 768, 2).count(), 3 * 3);
+  const GemmTiles many(197, 768, 16);  // narrowed to one panel for 16 threads
+  EXPECT_EQ(many.cols_per_tile, kGemmPanelWidth);
+  EXPECT_EQ(many.count(), 3 * 12);
+  EXPECT_EQ(GemmTiles(8, 768, 2).count(), 12);  // one query's rows: columns for 2 threads
+  // Rounding up to 6 rows never leaves an empty tile.
+  for (int64_t m = 1; m <= 2000; ++m) {
+    const GemmTiles t(m, 64);
+    ASSERT_LT((t.row_tiles - 1) * t.rows_per_tile, m) << m;
+    ASSERT_GE(t.row_tiles * t.rows_per_tile, m) << m;
+    ASSERT_LE(t.rows_per_tile, kGemmTileRows) << m;
+  }
 }
 
 }  // namespace
