@@ -175,13 +175,41 @@ void FuseQuantizedLinear(Graph& g) {
   DropDead(g, dead);
 }
 
+void FuseLinear(Graph& g) {
+  const ValueUses uses(g);
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& mm = g.nodes[k];
+    if (dead[k] || !Is(mm, "MatMul") || mm.inputs.size() != 2 || mm.outputs.size() != 1) continue;
+    const Value& w = g.values[mm.inputs[1]];
+    if (!w.is_constant() || w.constant.rank() != 2 || w.constant.dtype() != DType::kFloat32) {
+      continue;
+    }
+    const int add_k = uses.OnlyReader(mm.outputs[0]);
+    if (add_k < 0 || !Is(g.nodes[add_k], "Add") || g.nodes[add_k].outputs.size() != 1) continue;
+    // A bias of exactly [N]: broadcasting any other shape would change the output's shape.
+    const int b = Other(g.nodes[add_k], mm.outputs[0]);
+    if (b < 0 || !g.values[b].is_constant()) continue;
+    const Tensor& bias = g.values[b].constant;
+    if (bias.dtype() != DType::kFloat32 || bias.shape() != Shape{w.constant.dim(1)}) continue;
+    Node linear;
+    linear.name = g.nodes[add_k].name + "/fused_linear";
+    linear.op_type = "Linear";
+    linear.domain = "qclip";
+    linear.inputs = {mm.inputs[0], mm.inputs[1], b};
+    linear.outputs = g.nodes[add_k].outputs;
+    Replace(g, {static_cast<int>(k), add_k}, std::move(linear), dead);
+  }
+  DropDead(g, dead);
+}
+
 void FuseLinearActivation(Graph& g) {
   const ValueUses uses(g);
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
     const Node& ql = g.nodes[k];
-    if (ql.domain != "qclip" || ql.op_type != "QuantizedLinear" || ql.outputs.size() != 1 ||
-        ql.attrs.count("activation") != 0) {
+    if (ql.domain != "qclip" || (ql.op_type != "QuantizedLinear" && ql.op_type != "Linear") ||
+        ql.outputs.size() != 1 || ql.attrs.count("activation") != 0) {
       continue;
     }
     const int gelu_k = uses.OnlyReader(ql.outputs[0]);
@@ -207,6 +235,7 @@ void RunGraphPasses(Graph& g) {
   FuseLayerNorm(g);
   FuseGelu(g);
   FuseQuantizedLinear(g);
+  FuseLinear(g);
   FuseLinearActivation(g);
   FuseAttention(g);
 }

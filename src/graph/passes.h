@@ -26,9 +26,13 @@ void FuseGelu(Graph& g);
 // -> qclip.QuantizedLinear(x, W, w_scale, wzp, bias), which packs W once.
 void FuseQuantizedLinear(Graph& g);
 
-// qclip.QuantizedLinear -> Gelu (its only reader) -> the QuantizedLinear with attribute
-// activation = "gelu" or "gelu_tanh": each output tile gets its GELU while it is still in cache,
-// inside the product's parallel tasks (same bits as the Gelu node).
+// MatMul(X, W) -> Add(., b) (its only reader), W a constant float [K, N] and b a constant
+// float [N] -> qclip.Linear(X, W, b): the bias added in the GEMM's epilogue (src/ops/matmul.cc).
+void FuseLinear(Graph& g);
+
+// qclip.QuantizedLinear or qclip.Linear -> Gelu (its only reader) -> the same node with
+// attribute activation = "gelu" or "gelu_tanh": each output tile gets its GELU while it is still
+// in cache, inside the product's parallel tasks (same bits as the Gelu node).
 void FuseLinearActivation(Graph& g);
 
 // MatMul(Q, Kᵀ) [-> Mul/Div(scalar)] [-> Add(mask)] -> Softmax -> MatMul(P, V) [-> Transpose]

@@ -71,7 +71,7 @@ Ranks InferRanks(const Graph& g) {
     int out = -1, len = -1;
     const std::string& op = n.op_type;
     if (n.domain == "qclip") {
-      if (op == "QuantizedLinear") out = rank(n, 0);
+      if (op == "QuantizedLinear" || op == "Linear") out = rank(n, 0);
     } else if (op == "LayerNormalization" || op == "Gelu" || op == "Erf" || op == "Sqrt" ||
                op == "Neg" || op == "Relu" || op == "Tanh" || op == "Sigmoid" || op == "Cast" ||
                op == "Identity" || op == "Softmax" || op == "Transpose" || op == "Concat" ||
@@ -155,6 +155,7 @@ std::vector<size_t> RowInputs(const Graph& g, const Ranks& ranks, const Node& n,
   }();
   if (n.domain == "qclip") {
     // Per-tensor activation quantization takes its range over all rows.
+    if (n.op_type == "Linear") return {0};
     return n.op_type == "QuantizedLinear" && quantized_rows_independent ? std::vector<size_t>{0}
                                                                         : std::vector<size_t>{};
   }

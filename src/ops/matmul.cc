@@ -11,8 +11,12 @@
 // B's packing; with beta = 1, a C of shape [N] or [1, N] (torch's Linear) is the GEMM's bias
 // and one of shape [M, N] its addend.
 //
-// Work is split into the GEMM's fixed output tiles (per batch index), so results do not depend
-// on the thread count.
+// qclip.Linear(X, W, bias) [activation]: what FuseLinear makes of MatMul(X, W) -> Add(., bias)
+// with W a constant [K, N] and bias a constant [N]: act(X · W + bias) in one GEMM, the bias and
+// the activation (FuseLinearActivation) applied to each output tile while it is in cache.
+//
+// Work is split into GEMM output tiles (per batch index); every output sums in the same order
+// whatever the tiles, so results do not depend on the thread count.
 #include <algorithm>
 #include <vector>
 
@@ -249,10 +253,58 @@ class GemmKernel final : public OpKernel {
   std::shared_ptr<const PackedGemmB> packed_b_;  // null unless B is constant
 };
 
+class LinearKernel final : public OpKernel {
+ public:
+  explicit LinearKernel(const KernelInit& init) : activation_(ReadActivation(init.node)) {
+    const std::vector<const Tensor*>& c = init.constants;
+    const Tensor* w = c.size() > 1 ? c[1] : nullptr;
+    const Tensor* bias = c.size() > 2 ? c[2] : nullptr;
+    if (c.size() != 3 || w == nullptr || w->rank() != 2 || w->dtype() != DType::kFloat32) {
+      throw Error("expects X, a constant float [K, N] weight and a constant bias");
+    }
+    if (bias == nullptr || bias->dtype() != DType::kFloat32 || bias->shape() != Shape{w->dim(1)}) {
+      throw Error("the bias must be a constant float [" + std::to_string(w->dim(1)) + "]");
+    }
+    weights_ = PackConstantWeight(w, false, 1.0f);
+    bias_.assign(bias->data<float>(), bias->data<float>() + bias->size());
+  }
+
+  void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
+    RequireInputs(in, 3, 3);
+    RequireDType(*in[0], {DType::kFloat32}, "X");
+    const Shape& x = in[0]->shape();
+    if (x.empty() || x.back() != weights_->k()) {
+      throw Error("X " + ShapeToString(x) +
+                  " does not end in the weight's K = " + std::to_string(weights_->k()));
+    }
+    Shape y = x;
+    y.back() = weights_->n();
+    (*out)[0] = Tensor::Meta(DType::kFloat32, y);
+  }
+
+  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+           RunContext& ctx) const override {
+    const int64_t k = weights_->k(), n = weights_->n();
+    GemmEpilogue epilogue;
+    epilogue.bias = bias_.data();
+    epilogue.activation = activation_;
+    ParallelGemm(*ctx.pool, in[0]->data<float>(), k, *weights_, n, out[0]->data<float>(), n,
+                 k == 0 ? 0 : in[0]->size() / k, epilogue);
+  }
+
+  bool PackedInput(size_t i) const override { return i == 1 || i == 2; }
+
+ private:
+  UnaryOp activation_;
+  std::shared_ptr<const PackedGemmB> weights_;
+  std::vector<float> bias_;
+};
+
 }  // namespace
 
 void RegisterMatMulOps(OpRegistry& r) {
   r.Add({"", "MatMul", 1, &MakeKernel<MatMulKernel>});
+  r.Add({"qclip", "Linear", 1, &MakeKernel<LinearKernel>});
   r.Add({"", "Gemm", 7, &MakeKernel<GemmKernel>});
 }
 

@@ -108,6 +108,14 @@ void RequireInputs(const std::vector<const Tensor*>& in, size_t min_inputs, size
   }
 }
 
+UnaryOp ReadActivation(const Node& node) {
+  const std::string name = node.GetString("activation", "");
+  if (name.empty()) return UnaryOp::kIdentity;
+  if (name == "gelu") return UnaryOp::kGeluErf;
+  if (name == "gelu_tanh") return UnaryOp::kGeluTanh;
+  throw Error("activation must be \"gelu\" or \"gelu_tanh\", got \"" + name + "\"");
+}
+
 float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1Fu;

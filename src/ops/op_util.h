@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/activation.h"
 #include "ops/op.h"
 #include "qclip/error.h"
 #include "qclip/tensor.h"
@@ -56,6 +57,10 @@ void RequireDType(const Tensor& t, std::initializer_list<DType> allowed, const c
 
 // Throws unless in.size() is within [min_inputs, max_inputs] and required inputs are present.
 void RequireInputs(const std::vector<const Tensor*>& in, size_t min_inputs, size_t max_inputs);
+
+// The `activation` attribute of qclip.Linear and qclip.QuantizedLinear (what
+// FuseLinearActivation absorbed into the node): none, "gelu" or "gelu_tanh".
+UnaryOp ReadActivation(const Node& node);
 
 // IEEE 754 binary16 <-> binary32, subnormals, infinities and NaNs included. Widening is exact;
 // narrowing rounds to nearest even (NaN payloads are truncated, the quiet bit set).

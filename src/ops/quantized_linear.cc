@@ -408,15 +408,6 @@ class QuantizedLinearKernel final : public OpKernel {
     return std::make_shared<const PackedGemmB>(view);
   }
 
-  // The `activation` attribute: what FuseLinearActivation absorbed into the node.
-  static UnaryOp ReadActivation(const Node& node) {
-    const std::string name = node.GetString("activation", "");
-    if (name.empty()) return UnaryOp::kIdentity;
-    if (name == "gelu") return UnaryOp::kGeluErf;
-    if (name == "gelu_tanh") return UnaryOp::kGeluTanh;
-    throw Error("activation must be \"gelu\" or \"gelu_tanh\", got \"" + name + "\"");
-  }
-
   Int8Activations mode_;
   UnaryOp activation_;
   size_t K_ = 0;
