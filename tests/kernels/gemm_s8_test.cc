@@ -10,6 +10,7 @@
 
 #include "hwy/aligned_allocator.h"
 #include "hwy/tests/hwy_gtest.h"
+#include "kernels/gemm_s8_amx.h"
 
 namespace qclip {
 namespace {
@@ -104,6 +105,27 @@ TEST_P(GemmS8Test, LargerTile) {
   std::mt19937 rng(99);
   MatrixU8 a = RandomActivations(64, 197, rng);
   CheckMatMul(a, RandomWeights(197, 197, rng), 197, 0, 197);
+}
+
+// Shapes the AMX tiles take on machines that have them (kernels/gemm_s8_amx.h: rows in 32s and
+// 16s, the rest by vector tiles; K a multiple of 64; 32 columns at a time, partial panels
+// included), with AMX and, to compare, without.
+TEST_P(GemmS8Test, AmxShapes) {
+  std::mt19937 rng(2024);
+  for (bool amx : {true, false}) {
+    SetAmxForTesting(amx);
+    for (size_t M : {16, 31, 32, 33, 48, 50, 96}) {
+      for (size_t K : {64, 128, 704}) {
+        MatrixU8 a = RandomActivations(M, K, rng);
+        for (size_t N : {32, 100, 197}) {
+          const std::vector<int8_t> b = RandomWeights(K, N, rng);
+          CheckMatMul(a, b, N, 0, N);
+          if (N > 64) CheckMatMul(a, b, N, 64, std::min<size_t>(N, 128));
+        }
+      }
+    }
+  }
+  SetAmxForTesting(true);
 }
 
 TEST_P(GemmS8Test, ColumnRanges) {

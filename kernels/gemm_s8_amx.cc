@@ -1,0 +1,145 @@
+#include "kernels/gemm_s8_amx.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__linux__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define QCLIP_HAVE_AMX 1
+#else
+#define QCLIP_HAVE_AMX 0
+#endif
+
+namespace qclip {
+namespace {
+
+#if QCLIP_HAVE_AMX
+
+// CPUID.(EAX=7, ECX=0):EDX bits 24 and 25; Linux's arch_prctl request for the tile data state
+// (XFEATURE_XTILEDATA = 18), which a process must make before its first tile instruction.
+bool AmxSupported() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  constexpr unsigned kAmxTile = 1u << 24, kAmxInt8 = 1u << 25;
+  if ((edx & kAmxTile) == 0 || (edx & kAmxInt8) == 0) return false;
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
+bool AmxWanted() {
+  const char* env = std::getenv("QCLIP_AMX");
+  return env == nullptr || std::strcmp(env, "0") != 0;
+}
+
+#else
+
+bool AmxSupported() { return false; }
+bool AmxWanted() { return false; }
+
+#endif
+
+std::atomic<bool> amx_disabled_for_testing{false};
+
+}  // namespace
+
+bool AmxUsable() {
+  static const bool usable = AmxWanted() && AmxSupported();
+  return usable && !amx_disabled_for_testing.load(std::memory_order_relaxed);
+}
+
+void SetAmxForTesting(bool enabled) {
+  amx_disabled_for_testing.store(!enabled, std::memory_order_relaxed);
+}
+
+#if QCLIP_HAVE_AMX
+
+namespace {
+
+// Palette 1: 8 tiles of up to 16 rows x 64 bytes; every tile here is full size.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+}  // namespace
+
+__attribute__((target("amx-tile"))) void AmxBegin() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.colsb[t] = 64;
+    config.rows[t] = 16;
+  }
+  // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the configuration, so the
+  // stores of the rest were dropped as dead; this operand is all 64.
+  asm volatile("ldtilecfg %0" : : "m"(config));
+}
+
+__attribute__((target("amx-tile"))) void AmxEnd() { _tile_release(); }
+
+// Tiles: sums 0-3 (rows 0-15 and 16-31 x columns 0-15 and 16-31), activations 4-5 (rows 0-15,
+// 16-31), weights 6-7 (columns 0-15, 16-31). Tile numbers are immediates, hence two functions.
+__attribute__((target("amx-tile,amx-int8"))) void AmxMul32Rows(const uint8_t* a, size_t lda,
+                                                               size_t K, const int8_t* b,
+                                                               size_t group_stride, int32_t* c) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (size_t k = 0; k < K; k += kAmxK) {
+    const int8_t* w = b + k / 4 * group_stride;
+    _tile_loadd(4, a + k, lda);
+    _tile_loadd(5, a + kAmxRows * lda + k, lda);
+    _tile_loadd(6, w, group_stride);
+    _tile_loadd(7, w + 16 * 4, group_stride);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+  }
+  constexpr size_t kStride = kAmxCols * sizeof(int32_t);
+  _tile_stored(0, c, kStride);
+  _tile_stored(1, c + 16, kStride);
+  _tile_stored(2, c + kAmxRows * kAmxCols, kStride);
+  _tile_stored(3, c + kAmxRows * kAmxCols + 16, kStride);
+}
+
+__attribute__((target("amx-tile,amx-int8"))) void AmxMul16Rows(const uint8_t* a, size_t lda,
+                                                               size_t K, const int8_t* b,
+                                                               size_t group_stride, int32_t* c) {
+  _tile_zero(0);
+  _tile_zero(1);
+  for (size_t k = 0; k < K; k += kAmxK) {
+    const int8_t* w = b + k / 4 * group_stride;
+    _tile_loadd(4, a + k, lda);
+    _tile_loadd(6, w, group_stride);
+    _tile_loadd(7, w + 16 * 4, group_stride);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+  }
+  constexpr size_t kStride = kAmxCols * sizeof(int32_t);
+  _tile_stored(0, c, kStride);
+  _tile_stored(1, c + 16, kStride);
+}
+
+void AmxMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
+                size_t group_stride, int32_t* c) {
+  if (rows == 2 * kAmxRows) return AmxMul32Rows(a, lda, K, b, group_stride, c);
+  AmxMul16Rows(a, lda, K, b, group_stride, c);
+}
+
+#else
+
+void AmxBegin() {}
+void AmxEnd() {}
+void AmxMulU8S8(const uint8_t*, size_t, size_t, size_t, const int8_t*, size_t, int32_t*) {}
+
+#endif
+
+}  // namespace qclip

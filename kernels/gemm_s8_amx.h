@@ -1,0 +1,42 @@
+// Intel AMX-INT8 (Sapphire Rapids and later) for the u8 x s8 products of gemm_s8.h: one TDPBUSD
+// multiplies a 16 x 64 tile of activations by a 64 x 16 tile of weights into 16 x 16 exact
+// int32 sums, 16 times the work of an AVX-512 VPDPBUSD. Tiles load A in place (16 rows of 64
+// bytes, lda apart) and the packed weights in place: a panel's k groups are 256-byte rows
+// (gemm_s8.h), so 16 of them, 64 bytes each from one column on, are one weight tile. The int32
+// sums are the same as every other target's, so the epilogues that follow give the same bits.
+//
+// Highway 1.0.3 has no AMX target: this is plain x86-64 code with function target attributes,
+// used by the AVX3_DL target of gemm_s8-inl.h when AmxUsable() says so. Elsewhere it is empty
+// and AmxUsable() is false.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace qclip {
+
+inline constexpr size_t kAmxRows = 16;  // rows of an activation tile
+inline constexpr size_t kAmxK = 64;     // bytes of K per activation tile (16 k groups)
+inline constexpr size_t kAmxCols = 32;  // output columns per AmxMulU8S8 call (two tiles)
+
+// The CPU has AMX-INT8 and the OS lets this process use the tile registers (Linux asks for them
+// with arch_prctl(ARCH_REQ_XCOMP_PERM) once), and QCLIP_AMX=0 is not set in the environment;
+// SetAmxForTesting can turn it off. Checked once, then a load.
+bool AmxUsable();
+
+// Makes AmxUsable() return false (or its hardware answer again), so that tests and benchmarks
+// can run the AVX-512 kernels on an AMX machine.
+void SetAmxForTesting(bool enabled);
+
+// The calling thread's tile configuration for AmxMulU8S8, and its release (AMX state left
+// configured makes context switches save 8 KiB more).
+void AmxBegin();
+void AmxEnd();
+
+// c[r * kAmxCols + j] = sum_k a[r * lda + k] * B[k][j] for r < rows (16 or 32) and j < 32,
+// K a multiple of kAmxK; `b` points at B's column 0 in k group 0 of a PackWeightsS8 panel
+// (k groups group_stride bytes apart). Between AmxBegin and AmxEnd.
+void AmxMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
+                size_t group_stride, int32_t* c);
+
+}  // namespace qclip
