@@ -144,7 +144,7 @@ TEST_P(GemmS8Test, ExtremeValues) {
   for (const auto& [a_value, b_value] : {std::pair<int, int>{255, -128}, {255, 127}, {0, -128}}) {
     for (size_t K : {4, 197, 768}) {
       std::mt19937 rng(1);
-      MatrixU8 a = RandomActivations(7, K, rng);
+      MatrixU8 a = RandomActivations(33, K, rng);  // 32 rows for AMX tiles where there are
       for (size_t m = 0; m < a.rows; ++m) {
         for (size_t k = 0; k < K; ++k) a.at(m, k) = static_cast<uint8_t>(a_value);
       }
@@ -415,6 +415,23 @@ TEST_P(GemmS8Test, BlockwiseLargerAndColumnRanges) {
   CheckBlockwise(a, at, b, 197, zp, rng, 64, 128, true);
   CheckBlockwise(a, at, b, 197, zp, rng, 64, 100, false);
   CheckBlockwise(a, at, b, 197, zp, rng, 192, 197, true);
+}
+
+// Taller row blocks and whole 32-value blocks, as a ViT's products have them.
+TEST_P(GemmS8Test, BlockwiseTallerShapes) {
+  std::mt19937 rng(24);
+  for (size_t M : {16, 31, 32, 33, 48, 50, 96}) {
+    for (size_t K : {32, 64, 96, 768}) {
+      MatrixU8 a = RandomActivations(M, K, rng);
+      const BlockTerms at(a, rng);
+      for (size_t N : {32, 100, 197}) {
+        const std::vector<int8_t> b = RandomWeights(K, N, rng);
+        const std::vector<int32_t> zp = RandomZeroPoints(N, rng);
+        CheckBlockwise(a, at, b, N, zp, rng, 0, N, (M + K + N) % 2 == 0);
+        if (N > 64) CheckBlockwise(a, at, b, N, zp, rng, 64, std::min<size_t>(N, 128), true);
+      }
+    }
+  }
 }
 
 // The largest block sums: |sum (a - zp)(b - b_zp)| = 32 * 255 * 255, and zero-point terms at the
