@@ -514,58 +514,61 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
 
 #if HWY_TARGET == HWY_AVX3_DL
 
-// The rows AMX multiplies (gemm_s8_amx.h): the first multiple of 16 of them, 32 at a time when
-// it can, for columns [col_begin, col_end) in steps of 32; each tile's sums go from memory to
-// `output` as if they came from the vector tile. Returns that row count (0 when AMX is not
-// usable or K is not a multiple of 64); the vector kernel takes the rest. Not inlined, and
+// The product on AMX tiles (gemm_s8_amx.h) when they are usable and K is a multiple of 64:
+// rows 32 at a time (16 for an odd last 16), then the last rows % 16 with tiles configured to
+// that many rows; columns [col_begin, col_end) 32 at a time. Each tile's sums go from memory to
+// `output` as if they came from the vector tile. Returns whether it ran. Not inlined, and
 // compiled for "avx512vnni" like the outputs it inlines (see DotU8S8).
 HWY_PUSH_ATTRIBUTES("avx512vnni")
 template <class Output>
-HWY_NOINLINE size_t MulRowsAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
-                                 const int8_t* packed_b, size_t col_begin, size_t col_end,
-                                 const Output& output) {
-  if (rows < kAmxRows || K % kAmxK != 0 || !AmxUsable()) return 0;
+HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                             const int8_t* packed_b, size_t col_begin, size_t col_end,
+                             const Output& output) {
+  if (K % kAmxK != 0 || !AmxUsable()) return false;
   const DI32 d;
   const size_t N = hn::Lanes(d);
   const size_t group_stride = kPackedPanelCols * 4;
   const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
-  const size_t amx_rows = rows / kAmxRows * kAmxRows;
   HWY_ALIGN int32_t sums[2 * kAmxRows * kAmxCols];
-  AmxBegin();
-  for (size_t col = col_begin; col < col_end; col += kAmxCols) {
-    const size_t cols = std::min(kAmxCols, col_end - col);
-    const int8_t* b = packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
-    for (size_t r = 0; r < amx_rows;) {
-      const size_t n = amx_rows - r >= 2 * kAmxRows ? 2 * kAmxRows : kAmxRows;
-      AmxMulU8S8(a + r * lda, lda, n, K, b, group_stride, sums);
-      const Output out = output.AtRow(r);
-      for (size_t i = 0; i < n; ++i) {
-        for (size_t v = 0; v * N < cols; ++v) {
-          out(i, col + v * N, hn::Load(d, sums + i * kAmxCols + v * N), std::min(N, cols - v * N));
+  const size_t full_rows = rows / kAmxRows * kAmxRows;
+  // [begin, end) rows in tiles of tile_rows rows.
+  const auto multiply = [&](size_t begin, size_t end, size_t tile_rows) {
+    AmxBegin(tile_rows);
+    for (size_t col = col_begin; col < col_end; col += kAmxCols) {
+      const size_t cols = std::min(kAmxCols, col_end - col);
+      const int8_t* b =
+          packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
+      for (size_t r = begin; r < end;) {
+        const size_t n = end - r >= 2 * tile_rows ? 2 * tile_rows : tile_rows;
+        AmxMulU8S8(a + r * lda, lda, n, K, b, group_stride, sums);
+        const Output out = output.AtRow(r);
+        for (size_t i = 0; i < n; ++i) {
+          for (size_t v = 0; v * N < cols; ++v) {
+            out(i, col + v * N, hn::Load(d, sums + i * kAmxCols + v * N),
+                std::min(N, cols - v * N));
+          }
         }
+        r += n;
       }
-      r += n;
     }
-  }
+  };
+  if (full_rows != 0) multiply(0, full_rows, kAmxRows);
+  if (full_rows != rows) multiply(full_rows, rows, rows - full_rows);
   AmxEnd();
-  return amx_rows;
+  return true;
 }
 HWY_POP_ATTRIBUTES
 
 #endif
 
-// Rows x columns [col_begin, col_end) of the product, handed to `output`: on AMX machines most
-// rows through AMX tiles, the rest (and everything elsewhere) through the vector tiles.
+// Rows x columns [col_begin, col_end) of the product, handed to `output`: on AMX tiles where
+// they can take it, else on vector tiles.
 template <class Output>
 HWY_INLINE void MulPanelsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                               const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
                               const Output& output) {
 #if HWY_TARGET == HWY_AVX3_DL
-  const size_t done = MulRowsAmxU8S8(a, lda, rows, K, packed_b, col_begin, col_end, output);
-  if (done != 0) {
-    return MulPanelsVectorU8S8(a + done * lda, lda, rows - done, K, packed_b, N, col_begin, col_end,
-                               output.AtRow(done));
-  }
+  if (MulAmxU8S8(a, lda, rows, K, packed_b, col_begin, col_end, output)) return;
 #endif
   MulPanelsVectorU8S8(a, lda, rows, K, packed_b, N, col_begin, col_end, output);
 }

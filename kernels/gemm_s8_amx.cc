@@ -59,7 +59,7 @@ void SetAmxForTesting(bool enabled) {
 
 namespace {
 
-// Palette 1: 8 tiles of up to 16 rows x 64 bytes; every tile here is full size.
+// Palette 1: 8 tiles of up to 16 rows x 64 bytes.
 struct alignas(64) TileConfig {
   uint8_t palette = 1;
   uint8_t start_row = 0;
@@ -70,11 +70,12 @@ struct alignas(64) TileConfig {
 
 }  // namespace
 
-__attribute__((target("amx-tile"))) void AmxBegin() {
+__attribute__((target("amx-tile"))) void AmxBegin(size_t rows) {
+  // Sums (tiles 0-3) and activations (4-5) have `rows` rows; weights (6-7) 16 k groups.
   TileConfig config;
   for (int t = 0; t < 8; ++t) {
     config.colsb[t] = 64;
-    config.rows[t] = 16;
+    config.rows[t] = static_cast<uint8_t>(t < 6 ? rows : kAmxRows);
   }
   // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the configuration, so the
   // stores of the rest were dropped as dead; this operand is all 64.
@@ -110,9 +111,10 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMul32Rows(const uint8_t* a,
   _tile_stored(3, c + kAmxRows * kAmxCols + 16, kStride);
 }
 
-__attribute__((target("amx-tile,amx-int8"))) void AmxMul16Rows(const uint8_t* a, size_t lda,
-                                                               size_t K, const int8_t* b,
-                                                               size_t group_stride, int32_t* c) {
+__attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRow(const uint8_t* a, size_t lda,
+                                                                   size_t K, const int8_t* b,
+                                                                   size_t group_stride,
+                                                                   int32_t* c) {
   _tile_zero(0);
   _tile_zero(1);
   for (size_t k = 0; k < K; k += kAmxK) {
@@ -131,12 +133,12 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMul16Rows(const uint8_t* a,
 void AmxMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
                 size_t group_stride, int32_t* c) {
   if (rows == 2 * kAmxRows) return AmxMul32Rows(a, lda, K, b, group_stride, c);
-  AmxMul16Rows(a, lda, K, b, group_stride, c);
+  AmxMulOneTileRow(a, lda, K, b, group_stride, c);
 }
 
 #else
 
-void AmxBegin() {}
+void AmxBegin(size_t) {}
 void AmxEnd() {}
 void AmxMulU8S8(const uint8_t*, size_t, size_t, size_t, const int8_t*, size_t, int32_t*) {}
 

@@ -28,14 +28,14 @@ bool AmxUsable();
 // can run the AVX-512 kernels on an AMX machine.
 void SetAmxForTesting(bool enabled);
 
-// The calling thread's tile configuration for AmxMulU8S8, and its release (AMX state left
-// configured makes context switches save 8 KiB more).
-void AmxBegin();
+// The calling thread's tile configuration for AmxMulU8S8 with tiles of `rows` rows (1 to 16),
+// and its release (AMX state left configured makes context switches save 8 KiB more).
+void AmxBegin(size_t rows);
 void AmxEnd();
 
-// c[r * kAmxCols + j] = sum_k a[r * lda + k] * B[k][j] for r < rows (16 or 32) and j < 32,
-// K a multiple of kAmxK; `b` points at B's column 0 in k group 0 of a PackWeightsS8 panel
-// (k groups group_stride bytes apart). Between AmxBegin and AmxEnd.
+// c[r * kAmxCols + j] = sum_k a[r * lda + k] * B[k][j] for r < rows and j < 32, K a multiple of
+// kAmxK; rows is AmxBegin's, or twice 16. `b` points at B's column 0 in k group 0 of a
+// PackWeightsS8 panel (k groups group_stride bytes apart). Between AmxBegin and AmxEnd.
 void AmxMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
                 size_t group_stride, int32_t* c);
 
