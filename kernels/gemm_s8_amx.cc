@@ -84,6 +84,9 @@ __attribute__((target("amx-tile"))) void AmxBegin(size_t rows) {
 
 __attribute__((target("amx-tile"))) void AmxEnd() { _tile_release(); }
 
+// Bytes of one weight tile's row: 16 columns of 4 k values; the second tile starts there.
+constexpr size_t kTileColumnBytes = 16 * 4;
+
 // Tiles: sums 0-3 (rows 0-15 and 16-31 x columns 0-15 and 16-31), activations 4-5 (rows 0-15,
 // 16-31), weights 6-7 (columns 0-15, 16-31). Tile numbers are immediates, hence two functions.
 __attribute__((target("amx-tile,amx-int8"))) void AmxMul32Rows(const uint8_t* a, size_t lda,
@@ -98,7 +101,7 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMul32Rows(const uint8_t* a,
     _tile_loadd(4, a + k, lda);
     _tile_loadd(5, a + kAmxRows * lda + k, lda);
     _tile_loadd(6, w, group_stride);
-    _tile_loadd(7, w + 16 * 4, group_stride);
+    _tile_loadd(7, w + kTileColumnBytes, group_stride);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
     _tile_dpbusd(2, 5, 6);
@@ -121,7 +124,7 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRow(const uint8_t
     const int8_t* w = b + k / 4 * group_stride;
     _tile_loadd(4, a + k, lda);
     _tile_loadd(6, w, group_stride);
-    _tile_loadd(7, w + 16 * 4, group_stride);
+    _tile_loadd(7, w + kTileColumnBytes, group_stride);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
   }
