@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 #include <memory>
+#include <numeric>
 #include <string>
 
 #include "kernels/gemm_f32.h"
@@ -52,9 +53,30 @@ struct RowBlocks {
 // Calls fn(row_begin, rows, col_begin, col_end) for every tile of a [rows, N] output, spread
 // over the pool: each thread's share is its RowBlocks for every panel (all the panels of one
 // block when there is one), panel by panel so that consecutive tasks reuse the panel's weights.
+//
+// One block's panels may not divide evenly among the threads (a query's 768-wide products are
+// 12 panels: 16 threads take one each and 4 wait); the rows are then also cut, into
+// threads / gcd(panels, threads) balanced parts of at least 6 rows, so that every thread gets
+// as many tiles (16 threads, 64 rows: 4 parts of 16 rows, 48 tiles, 3 each). Each part reads
+// the panel's weights again, which costs less than idle threads.
 template <typename Fn>
 void ForEachTile(size_t rows, size_t N, ThreadPool& pool, const Fn& fn) {
   const size_t panels = CeilDiv(N, kPackedPanelCols);
+  const size_t threads = static_cast<size_t>(pool.size());
+  if (rows <= kRowBlock && panels % threads != 0) {
+    const size_t parts = std::min(threads / std::gcd(panels, threads), rows / 6);
+    if (parts > 1) {
+      const size_t base = rows / parts, longer = rows % parts;  // longer parts first
+      pool.ParallelFor(static_cast<int64_t>(parts * panels), [&](int64_t task, int) {
+        const size_t part = static_cast<size_t>(task) % parts;
+        const size_t col_begin = static_cast<size_t>(task) / parts * kPackedPanelCols;
+        const size_t begin = part * base + std::min(part, longer);
+        fn(begin, base + (part < longer ? 1 : 0), col_begin,
+           std::min(col_begin + kPackedPanelCols, N));
+      });
+      return;
+    }
+  }
   const RowBlocks blocks(rows, pool);
   const size_t share_tasks = blocks.per_share * panels;
   pool.ParallelFor(static_cast<int64_t>(blocks.count * panels), [&](int64_t task, int) {
