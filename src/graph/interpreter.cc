@@ -107,6 +107,7 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     init.int8_activations =
         options_.exact ? Int8Activations::kPerTensor : options_.int8_activations;
     init.weights = &weights_;
+    init.pool = &pool_;
     for (int v : n.inputs) {
       const bool constant = v >= 0 && graph_.values[v].is_constant();
       init.constants.push_back(constant ? &graph_.values[v].constant : nullptr);

@@ -82,6 +82,8 @@ struct KernelInit {
   Int8Activations int8_activations = Int8Activations::kBlockwise;
   // Where to put weights packed at load (null: the kernel allocates them on its own).
   WeightArena* weights = nullptr;
+  // The session's threads, to pack large weights with (null: on the calling thread).
+  ThreadPool* pool = nullptr;
 };
 
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const KernelInit&);

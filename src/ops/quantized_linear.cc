@@ -144,7 +144,7 @@ void ReadZeroPoints(const Tensor* zero_point, size_t n, const char* what, int32_
 QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K, size_t N,
                                         size_t k_stride, size_t n_stride,
                                         const std::vector<int32_t>& zero_points, bool blockwise,
-                                        WeightArena* arena) {
+                                        WeightArena* arena, ThreadPool* pool) {
   QuantizedWeights w;
   w.K = K;
   w.N = N;
@@ -163,17 +163,42 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
   }
   w.packed =
       AllocateWeights(arena, DType::kInt8, {static_cast<int64_t>(PackedWeightsS8Size(K, N))});
-  PackWeightsS8(b, K, N, N, 1, w.packed.data<int8_t>(), flip);
   w.zero_points.resize(N);
   w.column_sums.assign(N, 0);
   for (size_t n = 0; n < N; ++n) w.zero_points[n] = zero_points[n] - (is_unsigned ? 128 : 0);
-  for (size_t k = 0; k < K; ++k) {
-    for (size_t n = 0; n < N; ++n) w.column_sums[n] += static_cast<int8_t>(b[k * N + n] ^ flip);
-  }
   if (blockwise) {
     w.block_terms =
         AllocateWeights(arena, DType::kInt32, {static_cast<int64_t>(PackedBlockTermsS8Size(K, N))});
-    PackBlockTermsS8(b, K, N, N, 1, w.zero_points.data(), w.block_terms.data<int32_t>(), flip);
+  }
+  // Panel by panel: each panel's packed bytes, block terms and column sums depend on its own
+  // columns only, and a panel of the whole is the panel of its columns packed alone.
+  const size_t panels = CeilDiv(N, kPackedPanelCols);
+  const auto pack_panels = [&](size_t begin, size_t end) {
+    for (size_t p = begin; p < end; ++p) {
+      const size_t n0 = p * kPackedPanelCols, cols = std::min(kPackedPanelCols, N - n0);
+      PackWeightsS8(b + n0, K, cols, N, 1, w.packed.data<int8_t>() + p * PackedWeightsS8Size(K, 1),
+                    flip);
+      for (size_t k = 0; k < K; ++k) {
+        for (size_t n = n0; n < n0 + cols; ++n) {
+          w.column_sums[n] += static_cast<int8_t>(b[k * N + n] ^ flip);
+        }
+      }
+      if (blockwise) {
+        PackBlockTermsS8(b + n0, K, cols, N, 1, w.zero_points.data() + n0,
+                         w.block_terms.data<int32_t>() + p * PackedBlockTermsS8Size(K, 1), flip);
+      }
+    }
+  };
+  // About kParallelChunk weights per task, when a pool is given.
+  const size_t panels_per_task =
+      std::max<size_t>(1, kParallelChunk / std::max<size_t>(K * kPackedPanelCols, 1));
+  if (pool != nullptr && panels > panels_per_task) {
+    ParallelChunks(*pool, static_cast<int64_t>(panels), static_cast<int64_t>(panels_per_task),
+                   [&](int64_t begin, int64_t end) {
+                     pack_panels(static_cast<size_t>(begin), static_cast<size_t>(end));
+                   });
+  } else {
+    pack_panels(0, panels);
   }
   return w;
 }
@@ -301,8 +326,9 @@ class QuantizedLinearKernel final : public OpKernel {
     if (mode_ == Int8Activations::kFloat) {
       float_weights_ = DequantizeWeights(w, zero_points);
     } else {
-      weights_ = QuantizedWeights::Pack(w.dtype(), w.raw(), K_, N_, N_, 1, zero_points,
-                                        mode_ == Int8Activations::kBlockwise, init.weights);
+      weights_ =
+          QuantizedWeights::Pack(w.dtype(), w.raw(), K_, N_, N_, 1, zero_points,
+                                 mode_ == Int8Activations::kBlockwise, init.weights, init.pool);
     }
   }
 

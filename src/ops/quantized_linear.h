@@ -54,10 +54,12 @@ struct QuantizedWeights {
 
   // Packs B(k, n) = data[k * k_stride + n * n_stride] of `dtype` (kInt8 or kUInt8), with
   // zero_points[n] in that dtype's range; with `blockwise`, also the block terms that
-  // MatMulQuantizedBlockwise needs. The packed data goes in `arena` when given.
+  // MatMulQuantizedBlockwise needs. The packed data goes in `arena` when given; `pool`, when
+  // given, packs the panels in parallel (the bytes are the same).
   static QuantizedWeights Pack(DType dtype, const void* data, size_t K, size_t N, size_t k_stride,
                                size_t n_stride, const std::vector<int32_t>& zero_points,
-                               bool blockwise = false, WeightArena* arena = nullptr);
+                               bool blockwise = false, WeightArena* arena = nullptr,
+                               ThreadPool* pool = nullptr);
 };
 
 // Activations A [rows, K] uint8 (row stride lda), each row with its own zero point.

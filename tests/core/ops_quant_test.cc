@@ -9,6 +9,8 @@
 
 #include "kernels/quantize.h"
 #include "op_values.h"
+#include "ops/quantized_linear.h"
+#include "util/thread_pool.h"
 
 namespace qclip::test {
 namespace {
@@ -651,6 +653,39 @@ TEST(QuantizedLinearTest, RejectsRuntimeWeightsAndBadShapes) {
   c.constant_at_load = {false, true, true};
   c.inputs[0] = F32({2, 3}, {1, 2, 3, 4, 5, 6});  // K = 3, W has K = 70
   EXPECT_THROW(RunOp(c), Error);
+}
+
+// Packing at load spreads the panels over the session's threads; the packed bytes, column sums
+// and block terms are those of packing on one thread (N not a whole number of panels, K not of
+// blocks, both weight types).
+TEST(QuantizedWeightsTest, PackingInParallelGivesTheSameBytes) {
+  std::mt19937 rng(10);
+  std::uniform_int_distribution<int> byte(0, 255);
+  ThreadPool pool(3);
+  for (DType dtype : {DType::kInt8, DType::kUInt8}) {
+    for (const auto& [K, N] : {std::pair<size_t, size_t>{100, 1000}, {768, 200}, {4, 3}}) {
+      std::vector<uint8_t> w(K * N);
+      for (uint8_t& v : w) v = static_cast<uint8_t>(byte(rng));
+      std::vector<int32_t> zps(N);
+      for (int32_t& z : zps) z = dtype == DType::kInt8 ? byte(rng) - 128 : byte(rng);
+      const QuantizedWeights one =
+          QuantizedWeights::Pack(dtype, w.data(), K, N, N, 1, zps, true, nullptr, nullptr);
+      const QuantizedWeights many =
+          QuantizedWeights::Pack(dtype, w.data(), K, N, N, 1, zps, true, nullptr, &pool);
+      std::vector<int8_t> whole(PackedWeightsS8Size(K, N));  // the kernel's own packing
+      PackWeightsS8(reinterpret_cast<const int8_t*>(w.data()), K, N, N, 1, whole.data(),
+                    dtype == DType::kUInt8 ? 0x80 : 0);
+      ASSERT_EQ(one.packed.bytes(), static_cast<int64_t>(whole.size()));
+      EXPECT_EQ(0, std::memcmp(one.packed.raw(), whole.data(), whole.size()));
+      ASSERT_EQ(one.packed.bytes(), many.packed.bytes());
+      EXPECT_EQ(0, std::memcmp(one.packed.raw(), many.packed.raw(), one.packed.bytes()));
+      ASSERT_EQ(one.block_terms.bytes(), many.block_terms.bytes());
+      EXPECT_EQ(
+          0, std::memcmp(one.block_terms.raw(), many.block_terms.raw(), one.block_terms.bytes()));
+      EXPECT_EQ(one.column_sums, many.column_sums);
+      EXPECT_EQ(one.zero_points, many.zero_points);
+    }
+  }
 }
 
 }  // namespace
