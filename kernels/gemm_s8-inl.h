@@ -524,7 +524,7 @@ template <class Output>
 HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                              const int8_t* packed_b, size_t col_begin, size_t col_end,
                              const Output& output) {
-  if (K % kAmxK != 0 || !AmxUsable()) return false;
+  if (rows == 0 || K % kAmxK != 0 || !AmxUsable()) return false;
   const DI32 d;
   const size_t N = hn::Lanes(d);
   const size_t group_stride = kPackedPanelCols * 4;

@@ -3,7 +3,8 @@
 // output of the fused QuantizedLinear before they leave registers; and the block-wise variant,
 // whose activations have a scale and zero point per block of kActivationBlock values of a row.
 // SIMD code is in gemm_s8-inl.h: VPDPBUSD on AVX-512 VNNI, an exact i16 widening path everywhere
-// else; every target gives bit-identical int32 results, and bit-identical float results (same
+// else, and AMX-INT8 tiles for the per-tensor products where the CPU has them (gemm_s8_amx.h);
+// every target gives bit-identical int32 results, and bit-identical float results (same
 // operations in the same order, no fused multiply-adds).
 #pragma once
 
