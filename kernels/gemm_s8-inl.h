@@ -579,27 +579,28 @@ HWY_INLINE BlockwiseGemmTerms BlockTermsAtRow(BlockwiseGemmTerms t, size_t rows)
   return t;
 }
 
-template <size_t kRows>
+template <size_t kRows, size_t kVecs>
 HWY_INLINE void MulTileRowsBlockwiseU8S8(size_t rows, const uint8_t* a, size_t lda, size_t K,
                                          const int8_t* b, size_t group_stride,
                                          const BlockwiseGemmTerms& t, float* y, size_t ldy,
                                          size_t cols, bool prefetch_b) {
   if constexpr (kRows > 0) {
     if (rows == kRows) {
-      return MulTileBlockwiseU8S8<kRows>(a, lda, K, b, group_stride, t, y, ldy, cols, prefetch_b);
+      return MulTileBlockwiseU8S8<kRows, kVecs>(a, lda, K, b, group_stride, t, y, ldy, cols,
+                                                prefetch_b);
     }
-    MulTileRowsBlockwiseU8S8<kRows - 1>(rows, a, lda, K, b, group_stride, t, y, ldy, cols,
-                                        prefetch_b);
+    MulTileRowsBlockwiseU8S8<kRows - 1, kVecs>(rows, a, lda, K, b, group_stride, t, y, ldy, cols,
+                                               prefetch_b);
   }
 }
 
-HWY_INLINE void MulPanelsBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
-                                       const int8_t* packed_b, size_t N, size_t col_begin,
-                                       size_t col_end, const BlockwiseGemmTerms& terms, float* y,
-                                       size_t ldy) {
-  HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
-  (void)N;
-  const size_t tile_cols = kBlockTileVecs * hn::Lanes(DI32());
+// Tiles of at most kRows x kVecs vectors over the output.
+template <size_t kRows, size_t kVecs>
+HWY_INLINE void MulPanelsBlockwiseTilesU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                                            const int8_t* packed_b, size_t col_begin,
+                                            size_t col_end, const BlockwiseGemmTerms& terms,
+                                            float* y, size_t ldy) {
+  const size_t tile_cols = kVecs * hn::Lanes(DI32());
   const size_t group_stride = kPackedPanelCols * 4;
   const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
   const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
@@ -612,13 +613,34 @@ HWY_INLINE void MulPanelsBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows
     t.b_scales += col;
     if (t.bias != nullptr) t.bias += col;
     float* y_col = y + (col - col_begin);
-    const RowTiles tiles(rows, kBlockTileRows);
+    const RowTiles tiles(rows, kRows);
     for (size_t i = 0, r = 0; i < tiles.count; r += tiles.Rows(i), ++i) {
-      MulTileRowsBlockwiseU8S8<kBlockTileRows>(tiles.Rows(i), a + r * lda, lda, K, b, group_stride,
-                                               BlockTermsAtRow(t, r), y_col + r * ldy, ldy, cols,
-                                               /*prefetch_b=*/i == 0);
+      MulTileRowsBlockwiseU8S8<kRows, kVecs>(tiles.Rows(i), a + r * lda, lda, K, b, group_stride,
+                                             BlockTermsAtRow(t, r), y_col + r * ldy, ldy, cols,
+                                             /*prefetch_b=*/i == 0);
     }
   }
+}
+
+// The block-wise product over columns [col_begin, col_end). With AVX-512, 8 rows or fewer (a
+// short text query, a pooled row) run in tiles of 4 rows x 4 vectors, which read each weight
+// vector for as many rows as 4 x 2 tiles but walk the rows' activations half as often: 12%
+// faster at 8 x 768 x 3072 on an Intel Xeon (6 x 2 stays best for taller inputs). Same bits:
+// the tile shape does not change any output's operations.
+HWY_INLINE void MulPanelsBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                                       const int8_t* packed_b, size_t N, size_t col_begin,
+                                       size_t col_end, const BlockwiseGemmTerms& terms, float* y,
+                                       size_t ldy) {
+  HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
+  (void)N;
+#if HWY_TARGET <= HWY_AVX3
+  if (rows <= 8) {
+    return MulPanelsBlockwiseTilesU8S8<4, 4>(a, lda, rows, K, packed_b, col_begin, col_end, terms,
+                                             y, ldy);
+  }
+#endif
+  MulPanelsBlockwiseTilesU8S8<kBlockTileRows, kBlockTileVecs>(a, lda, rows, K, packed_b, col_begin,
+                                                              col_end, terms, y, ldy);
 }
 
 // ------------------------------ Row sums
