@@ -259,6 +259,7 @@ BENCHMARK(BM_MatMulBlockwiseU8S8)
     ->Args({197, 3072, 768, 0})
     ->Args({256, 768, 768, 0})
     ->Args({8, 768, 3072, 0})  // an unpadded text query: weight streaming, not arithmetic
+    ->Args({8, 768, 3072, HWY_AVX3})
     ->Args({8, 3072, 768, 0})
     ->Args({197, 768, 3072, HWY_AVX3})
     ->Args({197, 768, 3072, HWY_AVX2})
