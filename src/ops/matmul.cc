@@ -46,16 +46,6 @@ std::shared_ptr<const PackedGemmB> PackConstantWeight(const Tensor* b, bool tran
   return std::make_shared<const PackedGemmB>(view);
 }
 
-// C[m, n] = A[m, k] · B over all tiles, spread over the pool.
-template <typename B>
-void ParallelGemm(ThreadPool& pool, const float* a, int64_t lda, const B& b, int64_t n, float* c,
-                  int64_t ldc, int64_t m, const GemmEpilogue& epilogue) {
-  const GemmTiles tiles(m, n, pool.size());
-  pool.ParallelFor(tiles.count(), [&](int64_t tile, int) {
-    GemmF32Tile(a, lda, b, c, ldc, tiles, epilogue, tile);
-  });
-}
-
 class MatMulKernel final : public OpKernel {
  public:
   explicit MatMulKernel(const KernelInit& init)

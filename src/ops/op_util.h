@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/activation.h"
+#include "kernels/gemm_f32.h"
 #include "ops/op.h"
 #include "qclip/error.h"
 #include "qclip/tensor.h"
@@ -159,6 +160,17 @@ void ParallelChunks(ThreadPool& pool, int64_t n, int64_t chunk, const Fn& fn) {
   chunk = std::max<int64_t>(chunk, 1);
   pool.ParallelFor((n + chunk - 1) / chunk,
                    [&](int64_t task, int) { fn(task * chunk, std::min(n, (task + 1) * chunk)); });
+}
+
+// C[m, n] = epilogue(A[m, k] · B) over all GEMM tiles (cut for the pool's threads), spread over
+// the pool. B is a PackedGemmB or a GemmBView.
+template <typename B>
+void ParallelGemm(ThreadPool& pool, const float* a, int64_t lda, const B& b, int64_t n, float* c,
+                  int64_t ldc, int64_t m, const GemmEpilogue& epilogue) {
+  const GemmTiles tiles(m, n, pool.size());
+  pool.ParallelFor(tiles.count(), [&](int64_t tile, int) {
+    GemmF32Tile(a, lda, b, c, ldc, tiles, epilogue, tile);
+  });
 }
 
 }  // namespace qclip

@@ -369,12 +369,9 @@ class QuantizedLinearKernel final : public OpKernel {
       GemmEpilogue epilogue;
       epilogue.bias = bias;
       epilogue.activation = activation_;
-      const int64_t m = static_cast<int64_t>(rows), n = static_cast<int64_t>(N_);
-      const GemmTiles tiles(m, n, ctx.pool->size());
-      ctx.pool->ParallelFor(tiles.count(), [&](int64_t tile, int) {
-        GemmF32Tile(x.data<float>(), static_cast<int64_t>(K_), *float_weights_, y, n, tiles,
-                    epilogue, tile);
-      });
+      const int64_t n = static_cast<int64_t>(N_);
+      ParallelGemm(*ctx.pool, x.data<float>(), static_cast<int64_t>(K_), *float_weights_, n, y, n,
+                   static_cast<int64_t>(rows), epilogue);
     } else if (ctx.exact || mode_ == Int8Activations::kPerTensor) {
       // Per tensor, bit for bit what ORT's DynamicQuantizeLinear feeds MatMulInteger.
       const QuantParams p = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, s.x_q, s.ranges);
