@@ -45,11 +45,7 @@ TEST(FuseLinear, FixtureTowersBecomeLinearNodes) {
   const std::filesystem::path models = test::FixtureModels();
   for (const test::TowerFixture& c : test::kTowerFixtures) {
     SCOPED_TRACE(c.dir);
-    const std::filesystem::path path = models / c.dir / "fp32.onnx";
-    Graph separate = LoadOnnxModel(path.string());
-    RunPassesButLinear(separate);
-    Graph fused = LoadOnnxModel(path.string());
-    RunGraphPasses(fused);
+    const auto [separate, fused] = test::LoadWithAndWithoutPass(c, "fp32.onnx", RunPassesButLinear);
     // Every product with a constant weight has a bias in these towers (the projection heads
     // excepted: bias-free Linear layers stay MatMul nodes).
     const int linear = CountOps(fused, "Linear") + CountOps(fused, "Linear", "gelu");
@@ -80,7 +76,7 @@ TEST(FuseLinear, FixtureTowersBecomeLinearNodes) {
 
 // Changes the first qclip.Linear node with `edit` and expects loading to fail naming `what`.
 template <typename Edit>
-void ExpectRefused(const Edit& edit, const std::string& what) {
+void ExpectEditRefused(const Edit& edit, const std::string& what) {
   const std::filesystem::path models = test::FixtureModels();
   const test::TowerFixture& c = test::kTowerFixtures[0];
   Graph g = LoadOnnxModel((models / c.dir / "fp32.onnx").string());
@@ -89,26 +85,19 @@ void ExpectRefused(const Edit& edit, const std::string& what) {
                                [](const Node& n) { return n.op_type == "Linear"; });
   ASSERT_NE(it, g.nodes.end());
   edit(g, *it);
-  InterpreterOptions options;
-  options.fuse = false;
-  try {
-    Interpreter interpreter(g, options);
-    FAIL() << "no error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-  }
+  test::ExpectRefused(g, what);
 }
 
 TEST(FuseLinear, MalformedNodesAreRefused) {
-  ExpectRefused(
+  ExpectEditRefused(
       [](Graph&, Node& n) {
         n.attrs["activation"].type = Attribute::Type::kString;
         n.attrs["activation"].s = "swish";
       },
       "swish");
-  ExpectRefused([](Graph&, Node& n) { n.inputs.pop_back(); }, "bias");
-  ExpectRefused([](Graph&, Node& n) { n.inputs[2] = n.inputs[1]; }, "bias must be");
-  ExpectRefused([](Graph&, Node& n) { n.inputs[1] = n.inputs[0]; }, "weight");
+  ExpectEditRefused([](Graph&, Node& n) { n.inputs.pop_back(); }, "bias");
+  ExpectEditRefused([](Graph&, Node& n) { n.inputs[2] = n.inputs[1]; }, "bias must be");
+  ExpectEditRefused([](Graph&, Node& n) { n.inputs[1] = n.inputs[0]; }, "weight");
 }
 
 }  // namespace

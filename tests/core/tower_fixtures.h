@@ -2,7 +2,15 @@
 // vision and one text tower, each with an input batch.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
+#include <string>
+
+#include "graph/interpreter.h"
+#include "graph/ir.h"
+#include "graph/passes.h"
+#include "onnx/loader.h"
 
 namespace qclip::test {
 
@@ -19,6 +27,32 @@ inline constexpr TowerFixture kTowerFixtures[] = {
 
 inline std::filesystem::path FixtureModels() {
   return std::filesystem::path(QCLIP_TEST_DATA) / "models";
+}
+
+// Model `file` of tower `c` loaded twice: rewritten by `passes` (every pass but the one under
+// test) and by RunGraphPasses.
+struct PassPair {
+  Graph separate, fused;
+};
+inline PassPair LoadWithAndWithoutPass(const TowerFixture& c, const char* file,
+                                       void (*passes)(Graph&)) {
+  const std::string path = (FixtureModels() / c.dir / file).string();
+  PassPair p{LoadOnnxModel(path), LoadOnnxModel(path)};
+  passes(p.separate);
+  RunGraphPasses(p.fused);
+  return p;
+}
+
+// Making an interpreter of the already rewritten `g` fails with an error that names `what`.
+inline void ExpectRefused(const Graph& g, const std::string& what) {
+  InterpreterOptions options;
+  options.fuse = false;
+  try {
+    Interpreter interpreter(g, options);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace qclip::test
