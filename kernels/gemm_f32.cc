@@ -1,5 +1,7 @@
 #include "kernels/gemm_f32.h"
 
+#include <cstring>
+
 #include "kernels/aligned_alloc.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -31,6 +33,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <new>
 
 namespace qclip {
@@ -38,13 +41,19 @@ namespace qclip {
 HWY_EXPORT(GemmPackedTileF32);
 HWY_EXPORT(GemmViewTileF32);
 
+// B's values are read with memcpy: weights may lie misaligned in a mapped model file
+// (GemmBView).
 void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, float* out) {
   const int64_t width = std::min(kGemmPanelWidth, b.n - col0);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(b.data);
   for (int64_t k = 0; k < kc; ++k) {
     float* row = out + k * kGemmPanelWidth;
     for (int64_t j = 0; j < width; ++j) {
       const int64_t kk = k0 + k, nn = col0 + j;
-      row[j] = b.scale * (b.transposed ? b.data[nn * b.ld + kk] : b.data[kk * b.ld + nn]);
+      const int64_t index = b.transposed ? nn * b.ld + kk : kk * b.ld + nn;
+      float value;
+      std::memcpy(&value, bytes + index * sizeof(float), sizeof(float));
+      row[j] = b.scale * value;
     }
     std::fill(row + width, row + kGemmPanelWidth, 0.0f);
   }

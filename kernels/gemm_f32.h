@@ -41,7 +41,8 @@ struct GemmEpilogue {
 
 // B = scale * M with M a plain row-major [k, n] matrix at `data` with row stride `ld`, or M the
 // transpose of such an [n, k] matrix when `transposed` (element (kk, nn) at data[nn * ld + kk]).
-// The scale is where ONNX Gemm's alpha goes.
+// The scale is where ONNX Gemm's alpha goes. PackGemmPanel reads `data` at any alignment (a
+// weight viewed where it lies in a model file); the unpacked GEMM needs it aligned for float.
 struct GemmBView {
   const float* data = nullptr;
   int64_t ld = 0;

@@ -108,8 +108,11 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
         options_.exact ? Int8Activations::kPerTensor : options_.int8_activations;
     init.weights = &weights_;
     init.pool = &pool_;
-    for (int v : n.inputs) {
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const int v = n.inputs[i];
       const bool constant = v >= 0 && graph_.values[v].is_constant();
+      if (constant && static_cast<int>(i) != schema->packs_misaligned_input)
+        AlignConstant(graph_, v);
       init.constants.push_back(constant ? &graph_.values[v].constant : nullptr);
     }
     try {
@@ -120,10 +123,14 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const int v = n.inputs[i];
       if (v < 0) continue;
-      if (!kernels_.back()->PackedInput(i)) releasable[v] = false;
+      if (!kernels_.back()->PackedInput(i)) {
+        releasable[v] = false;
+        AlignConstant(graph_, v);  // read when the plan is made or the model runs
+      }
       if (--readers_left[v] == 0 && releasable[v]) ReleaseConstant(graph_.values[v].constant);
     }
   }
+  for (size_t v = 0; v < graph_.values.size(); ++v) AlignConstant(graph_, static_cast<int>(v));
 }
 
 void Interpreter::ReleaseConstant(Tensor& c) {

@@ -1,6 +1,8 @@
 #include "graph/ir.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <queue>
 #include <unordered_map>
 
@@ -142,6 +144,22 @@ void SortTopologically(Graph& g) {
     }
   }
   g.nodes = std::move(sorted);
+}
+
+bool IsMisaligned(const Tensor& t) {
+  return t.has_data() && t.raw() != nullptr &&
+         reinterpret_cast<uintptr_t>(t.raw()) % DTypeSize(t.dtype()) != 0;
+}
+
+void AlignConstant(Graph& g, int v) {
+  if (v < 0 || !IsMisaligned(g.values[v].constant)) return;
+  const Tensor& view = g.values[v].constant;
+  Tensor copy(view.dtype(), view.shape());
+  std::memcpy(copy.raw(), view.raw(), view.bytes());
+  for (const std::shared_ptr<MappedFile>& file : g.files) {
+    file->DropResidentPages(view.raw(), view.bytes());
+  }
+  g.values[v].constant = std::move(copy);
 }
 
 void RemoveDeadNodes(Graph& g) {

@@ -104,4 +104,14 @@ void SortTopologically(Graph& g);
 // Removes nodes whose outputs reach no graph output, and values no node uses.
 void RemoveDeadNodes(Graph& g);
 
+// Whether constant `t` lies at an address not aligned for its element type: a large float32
+// initializer whose raw_data is misaligned in the model file, which the loader views in place
+// (kInPlaceMisalignedBytes, loader.h) because the weight packers read at any alignment.
+bool IsMisaligned(const Tensor& t);
+
+// Replaces value v's constant, when misaligned, with an aligned copy and gives the file's pages
+// under the old one back. Everything that reads a constant as typed values calls this first,
+// except the packers an op's schema names (OpSchema::packs_misaligned_input).
+void AlignConstant(Graph& g, int v);
+
 }  // namespace qclip

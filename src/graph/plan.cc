@@ -259,6 +259,7 @@ void FoldInitializers(Graph& g, ThreadPool& pool) {
       kept.push_back(std::move(n));
       continue;
     }
+    for (int v : n.inputs) AlignConstant(g, v);  // kernels read folded inputs as typed values
     std::vector<ValueSlot> slots(g.values.size());
     KernelInit init{n, schema->since_version, {}};
     for (int v : n.inputs) {

@@ -63,11 +63,13 @@ struct Loader {
   }
 
   // The tensor over `bytes` bytes at p, which `owner` keeps alive: a view when p is aligned for
-  // the element type, else a copy (after which the file's pages are given back, so that the
-  // bytes are not held twice while the model loads).
+  // the element type or the tensor is a large float32 weight (kInPlaceMisalignedBytes), else a
+  // copy (after which the file's pages are given back, so that the bytes are not held twice
+  // while the model loads).
   static Tensor ViewOrCopy(DType dtype, const Shape& shape, const void* p, size_t bytes,
                            const std::shared_ptr<MappedFile>& owner) {
-    if (reinterpret_cast<uintptr_t>(p) % DTypeSize(dtype) == 0) {
+    if (reinterpret_cast<uintptr_t>(p) % DTypeSize(dtype) == 0 ||
+        (dtype == DType::kFloat32 && bytes >= kInPlaceMisalignedBytes)) {
       return Tensor::View(dtype, shape, const_cast<void*>(p), owner);
     }
     Tensor t(dtype, shape);
@@ -105,8 +107,8 @@ struct Loader {
   Tensor InitializerTensor(const onnx::TensorProto& tp, size_t index) {
     if (index >= raw_spans.size() || raw_spans[index].size == SIZE_MAX) return ToTensor(tp);
     const SplitModel::Span span = raw_spans[index];
-    return ToTensor(tp, std::string_view(reinterpret_cast<const char*>(bytes) + span.offset,
-                                         span.size));
+    return ToTensor(
+        tp, std::string_view(reinterpret_cast<const char*>(bytes) + span.offset, span.size));
   }
 
   // `raw` stands for tp.raw_data() when the field was split off (SplitRawData).
@@ -134,7 +136,8 @@ struct Loader {
         return Tensor::View(dtype, shape, const_cast<char*>(raw.data()), model);
       }
       // In the model's bytes: view them while they stay alive, else copy.
-      if (bytes_owner != nullptr) return ViewOrCopy(dtype, shape, raw.data(), raw.size(), bytes_owner);
+      if (bytes_owner != nullptr)
+        return ViewOrCopy(dtype, shape, raw.data(), raw.size(), bytes_owner);
       Tensor t(dtype, shape);
       if (!raw.empty()) std::memcpy(t.raw(), raw.data(), raw.size());
       return t;

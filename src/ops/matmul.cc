@@ -293,9 +293,10 @@ class LinearKernel final : public OpKernel {
 }  // namespace
 
 void RegisterMatMulOps(OpRegistry& r) {
-  r.Add({"", "MatMul", 1, &MakeKernel<MatMulKernel>});
-  r.Add({"qclip", "Linear", 1, &MakeKernel<LinearKernel>});
-  r.Add({"", "Gemm", 7, &MakeKernel<GemmKernel>});
+  // Each packs its constant weight (input 1) with PackConstantWeight.
+  r.Add({"", "MatMul", 1, &MakeKernel<MatMulKernel>, 1});
+  r.Add({"qclip", "Linear", 1, &MakeKernel<LinearKernel>, 1});
+  r.Add({"", "Gemm", 7, &MakeKernel<GemmKernel>, 1});
 }
 
 }  // namespace qclip

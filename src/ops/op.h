@@ -124,6 +124,11 @@ struct OpSchema {
   std::string op_type;
   int since_version;
   KernelFactory make;
+  // The input this op's kernel packs at construction when it is constant, reading it at any
+  // alignment (PackGemmPanel), or -1. A misaligned weight viewed in the model file
+  // (AlignConstant, graph/ir.h) reaches the kernel as it lies there; if the kernel then did not
+  // pack it (PackedInput), the interpreter aligns it before anything reads it.
+  int packs_misaligned_input = -1;
 };
 
 class OpRegistry {
