@@ -42,18 +42,27 @@ HWY_EXPORT(GemmPackedTileF32);
 HWY_EXPORT(GemmViewTileF32);
 
 // B's values are read with memcpy: weights may lie misaligned in a mapped model file
-// (GemmBView).
+// (GemmBView). A row of a plain B is one copy; a transposed B is gathered value by value.
 void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, float* out) {
   const int64_t width = std::min(kGemmPanelWidth, b.n - col0);
   const auto* bytes = reinterpret_cast<const unsigned char*>(b.data);
+  if (b.transposed) {  // column j of the panel is contiguous in B's storage: read it in order
+    for (int64_t j = 0; j < width; ++j) {
+      const unsigned char* column = bytes + ((col0 + j) * b.ld + k0) * sizeof(float);
+      for (int64_t k = 0; k < kc; ++k) {
+        std::memcpy(out + k * kGemmPanelWidth + j, column + k * sizeof(float), sizeof(float));
+      }
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      std::memcpy(out + k * kGemmPanelWidth, bytes + ((k0 + k) * b.ld + col0) * sizeof(float),
+                  width * sizeof(float));
+    }
+  }
   for (int64_t k = 0; k < kc; ++k) {
     float* row = out + k * kGemmPanelWidth;
-    for (int64_t j = 0; j < width; ++j) {
-      const int64_t kk = k0 + k, nn = col0 + j;
-      const int64_t index = b.transposed ? nn * b.ld + kk : kk * b.ld + nn;
-      float value;
-      std::memcpy(&value, bytes + index * sizeof(float), sizeof(float));
-      row[j] = b.scale * value;
+    if (b.scale != 1.0f) {
+      for (int64_t j = 0; j < width; ++j) row[j] *= b.scale;
     }
     std::fill(row + width, row + kGemmPanelWidth, 0.0f);
   }

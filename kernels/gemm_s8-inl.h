@@ -515,10 +515,15 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
 #if HWY_TARGET == HWY_AVX3_DL
 
 // The product on AMX tiles (gemm_s8_amx.h) when they are usable and K is a multiple of 64:
-// rows 32 at a time (16 for an odd last 16), then the last rows % 16 with tiles configured to
-// that many rows; columns [col_begin, col_end) 32 at a time. Each tile's sums go from memory to
-// `output` as if they came from the vector tile. Returns whether it ran. Not inlined, and
-// compiled for "avx512vnni" like the outputs it inlines (see DotU8S8).
+// columns [col_begin, col_end) 32 at a time; rows in tiles of 16 starting at 0, 16, 32, ..., the
+// last one ending at `rows` (so it overlaps the one before when rows % 16 != 0: those rows' sums
+// are computed twice, the same, and written twice), two tiles per call; fewer than 16 rows are
+// one tile configured to that many. A task of 54 rows is then 2 calls of 2 x 2 tiles, not a
+// 32-row call, a 16-row call and a 6-row one with the tiles configured anew (each call costs
+// about the same whatever its rows: TDPBUSD's latency, not its throughput, bounds a single tile
+// row). Each tile's sums go from memory to `output` as if they came from the vector tile.
+// Returns whether it ran. Not inlined, and compiled for "avx512vnni" like the outputs it inlines
+// (see DotU8S8).
 HWY_PUSH_ATTRIBUTES("avx512vnni")
 template <class Output>
 HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
@@ -529,31 +534,33 @@ HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K
   const size_t N = hn::Lanes(d);
   const size_t group_stride = kPackedPanelCols * 4;
   const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
+  const size_t tile_rows = std::min(rows, kAmxRows);
+  const size_t tiles = (rows + kAmxRows - 1) / kAmxRows;
+  const auto tile_start = [&](size_t t) { return std::min(t * kAmxRows, rows - tile_rows); };
   HWY_ALIGN int32_t sums[2 * kAmxRows * kAmxCols];
-  const size_t full_rows = rows / kAmxRows * kAmxRows;
-  // [begin, end) rows in tiles of tile_rows rows.
-  const auto multiply = [&](size_t begin, size_t end, size_t tile_rows) {
-    AmxBegin(tile_rows);
-    for (size_t col = col_begin; col < col_end; col += kAmxCols) {
-      const size_t cols = std::min(kAmxCols, col_end - col);
-      const int8_t* b =
-          packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
-      for (size_t r = begin; r < end;) {
-        const size_t n = end - r >= 2 * tile_rows ? 2 * tile_rows : tile_rows;
-        AmxMulU8S8(a + r * lda, lda, n, K, b, group_stride, sums);
-        const Output out = output.AtRow(r);
-        for (size_t i = 0; i < n; ++i) {
-          for (size_t v = 0; v * N < cols; ++v) {
-            out(i, col + v * N, hn::Load(d, sums + i * kAmxCols + v * N),
-                std::min(N, cols - v * N));
-          }
-        }
-        r += n;
+  // Sums of one tile (rows [row, row + tile_rows)) to the output.
+  const auto emit = [&](const int32_t* tile_sums, size_t row, size_t col, size_t cols) {
+    const Output out = output.AtRow(row);
+    for (size_t i = 0; i < tile_rows; ++i) {
+      for (size_t v = 0; v * N < cols; ++v) {
+        out(i, col + v * N, hn::Load(d, tile_sums + i * kAmxCols + v * N),
+            std::min(N, cols - v * N));
       }
     }
   };
-  if (full_rows != 0) multiply(0, full_rows, kAmxRows);
-  if (full_rows != rows) multiply(full_rows, rows, rows - full_rows);
+  AmxBegin(tile_rows);
+  for (size_t col = col_begin; col < col_end; col += kAmxCols) {
+    const size_t cols = std::min(kAmxCols, col_end - col);
+    const int8_t* b = packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
+    for (size_t t = 0; t < tiles; t += 2) {
+      const size_t r0 = tile_start(t);
+      const bool two = t + 1 < tiles;
+      const size_t r1 = two ? tile_start(t + 1) : 0;
+      AmxMulU8S8(a + r0 * lda, two ? a + r1 * lda : nullptr, lda, K, b, group_stride, sums);
+      emit(sums, r0, col, cols);
+      if (two) emit(sums + kAmxRows * kAmxCols, r1, col, cols);
+    }
+  }
   AmxEnd();
   return true;
 }

@@ -87,19 +87,22 @@ __attribute__((target("amx-tile"))) void AmxEnd() { _tile_release(); }
 // Bytes of one weight tile's row: 16 columns of 4 k values; the second tile starts there.
 constexpr size_t kTileColumnBytes = 16 * 4;
 
-// Tiles: sums 0-3 (rows 0-15 and 16-31 x columns 0-15 and 16-31), activations 4-5 (rows 0-15,
-// 16-31), weights 6-7 (columns 0-15, 16-31). Tile numbers are immediates, hence two functions.
-__attribute__((target("amx-tile,amx-int8"))) void AmxMul32Rows(const uint8_t* a, size_t lda,
-                                                               size_t K, const int8_t* b,
-                                                               size_t group_stride, int32_t* c) {
+// Tiles: sums 0-3 (a0's and a1's rows x columns 0-15 and 16-31), activations 4-5 (a0's and
+// a1's 16 rows), weights 6-7 (columns 0-15, 16-31). Tile numbers are immediates, hence two
+// functions.
+__attribute__((target("amx-tile,amx-int8"))) void AmxMulTwoTileRows(const uint8_t* a0,
+                                                                    const uint8_t* a1, size_t lda,
+                                                                    size_t K, const int8_t* b,
+                                                                    size_t group_stride,
+                                                                    int32_t* c) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
   for (size_t k = 0; k < K; k += kAmxK) {
     const int8_t* w = b + k / 4 * group_stride;
-    _tile_loadd(4, a + k, lda);
-    _tile_loadd(5, a + kAmxRows * lda + k, lda);
+    _tile_loadd(4, a0 + k, lda);
+    _tile_loadd(5, a1 + k, lda);
     _tile_loadd(6, w, group_stride);
     _tile_loadd(7, w + kTileColumnBytes, group_stride);
     _tile_dpbusd(0, 4, 6);
@@ -133,17 +136,17 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRow(const uint8_t
   _tile_stored(1, c + 16, kStride);
 }
 
-void AmxMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
+void AmxMulU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, const int8_t* b,
                 size_t group_stride, int32_t* c) {
-  if (rows == 2 * kAmxRows) return AmxMul32Rows(a, lda, K, b, group_stride, c);
-  AmxMulOneTileRow(a, lda, K, b, group_stride, c);
+  if (a1 != nullptr) return AmxMulTwoTileRows(a0, a1, lda, K, b, group_stride, c);
+  AmxMulOneTileRow(a0, lda, K, b, group_stride, c);
 }
 
 #else
 
 void AmxBegin(size_t) {}
 void AmxEnd() {}
-void AmxMulU8S8(const uint8_t*, size_t, size_t, size_t, const int8_t*, size_t, int32_t*) {}
+void AmxMulU8S8(const uint8_t*, const uint8_t*, size_t, size_t, const int8_t*, size_t, int32_t*) {}
 
 #endif
 

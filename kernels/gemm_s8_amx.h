@@ -33,10 +33,11 @@ void SetAmxForTesting(bool enabled);
 void AmxBegin(size_t rows);
 void AmxEnd();
 
-// c[r * kAmxCols + j] = sum_k a[r * lda + k] * B[k][j] for r < rows and j < 32, K a multiple of
-// kAmxK; rows is AmxBegin's, or twice 16. `b` points at B's column 0 in k group 0 of a
-// PackWeightsS8 panel (k groups group_stride bytes apart). Between AmxBegin and AmxEnd.
-void AmxMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
+// c[r * kAmxCols + j] = sum_k a0[r * lda + k] * B[k][j] for r < the configured tile rows and
+// j < 32, and rows 16-31 of c likewise from a1 (when not null: two tiles of 16 rows, which may
+// overlap); K a multiple of kAmxK. `b` points at B's column 0 in k group 0 of a PackWeightsS8
+// panel (k groups group_stride bytes apart). Between AmxBegin and AmxEnd.
+void AmxMulU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, const int8_t* b,
                 size_t group_stride, int32_t* c);
 
 }  // namespace qclip

@@ -107,14 +107,15 @@ TEST_P(GemmS8Test, LargerTile) {
   CheckMatMul(a, RandomWeights(197, 197, rng), 197, 0, 197);
 }
 
-// Shapes the AMX tiles take on machines that have them (kernels/gemm_s8_amx.h: rows in 32s and
-// 16s, the rest by vector tiles; K a multiple of 64; 32 columns at a time, partial panels
-// included), with AMX and, to compare, without.
+// Shapes the AMX tiles take on machines that have them (kernels/gemm_s8_amx.h: rows in tiles of
+// 16, two per call, the last tile overlapping the one before, fewer than 16 rows one shorter
+// tile; K a multiple of 64, else vector tiles; 32 columns at a time, partial panels included),
+// with AMX and, to compare, without.
 TEST_P(GemmS8Test, AmxShapes) {
   std::mt19937 rng(2024);
   for (bool amx : {true, false}) {
     SetAmxForTesting(amx);
-    for (size_t M : {16, 31, 32, 33, 48, 50, 96}) {
+    for (size_t M : {1, 5, 15, 16, 17, 31, 32, 33, 47, 48, 50, 54, 65, 96}) {
       for (size_t K : {64, 128, 704}) {
         MatrixU8 a = RandomActivations(M, K, rng);
         for (size_t N : {32, 100, 197}) {
