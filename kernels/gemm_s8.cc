@@ -25,6 +25,16 @@ void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sum
   SumRowsU8(a, lda, rows, K, sums);
 }
 
+// As MulPanelsU8S8 decides.
+bool ProductRunsOnAmx(size_t K) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return K % kAmxK == 0 && AmxUsable();
+#else
+  (void)K;
+  return false;
+#endif
+}
+
 void MatMulZeroPointsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                           const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
                           const QuantizedGemmTerms& terms, int32_t* c, size_t ldc) {
@@ -65,6 +75,7 @@ namespace qclip {
 
 HWY_EXPORT(MatMulU8S8);
 HWY_EXPORT(RowSumsU8);
+HWY_EXPORT(ProductRunsOnAmx);
 HWY_EXPORT(MatMulZeroPointsU8S8);
 HWY_EXPORT(MatMulDequantizeU8S8);
 HWY_EXPORT(MatMulBlockwiseU8S8);
@@ -133,6 +144,8 @@ void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size
     }
   }
 }
+
+bool ProductRunsOnAmx(size_t K) { return HWY_DYNAMIC_DISPATCH(ProductRunsOnAmx)(K); }
 
 void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
                 size_t N, size_t col_begin, size_t col_end, int32_t* c, size_t ldc) {
