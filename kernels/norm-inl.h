@@ -83,13 +83,19 @@ HWY_INLINE void SoftmaxRow(D d, const float* x, size_t cols, float* out) {
   const auto load_tail = [&]() HWY_ATTR {
     return hn::IfThenElse(hn::FirstN(d, tail), LoadFirstN(d, x + full, tail), neg_inf);
   };
-  V max = neg_inf;
-  for (size_t i = 0; i < full; i += N) max = hn::Max(max, hn::LoadU(d, x + i));
-  if (tail != 0) max = hn::Max(max, load_tail());
-  const V max_v = hn::MaxOfLanes(d, max);
+  // Two running maxima: a row of a few hundred values is a chain of dependent Max otherwise.
+  V max0 = neg_inf, max1 = neg_inf;
+  size_t i = 0;
+  for (; i + 2 * N <= full; i += 2 * N) {
+    max0 = hn::Max(max0, hn::LoadU(d, x + i));
+    max1 = hn::Max(max1, hn::LoadU(d, x + i + N));
+  }
+  if (i < full) max0 = hn::Max(max0, hn::LoadU(d, x + i));
+  if (tail != 0) max1 = hn::Max(max1, load_tail());
+  const V max_v = hn::MaxOfLanes(d, hn::Max(max0, max1));
 
   V sum = hn::Zero(d);
-  for (size_t i = 0; i < full; i += N) {
+  for (i = 0; i < full; i += N) {
     const V e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), max_v));
     hn::StoreU(e, d, out + i);
     sum = hn::Add(sum, e);
@@ -101,8 +107,7 @@ HWY_INLINE void SoftmaxRow(D d, const float* x, size_t cols, float* out) {
   }
 
   const V inv_sum = hn::Div(hn::Set(d, 1.0f), hn::SumOfLanes(d, sum));
-  for (size_t i = 0; i < full; i += N)
-    hn::StoreU(hn::Mul(hn::LoadU(d, out + i), inv_sum), d, out + i);
+  for (i = 0; i < full; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, out + i), inv_sum), d, out + i);
   if (tail != 0) {
     StoreFirstN(hn::Mul(LoadFirstN(d, out + full, tail), inv_sum), d, out + full, tail);
   }
