@@ -108,16 +108,20 @@ GemmTiles::GemmTiles(int64_t m, int64_t n, int threads) : m(m), n(n) {
   assert(m >= 0 && n >= 0);
   // Balanced row blocks rounded up to the microkernel's 6 rows; recounted after the rounding so
   // that no block is empty.
-  const int64_t blocks = CeilDiv(m, kGemmTileRows);
-  rows_per_tile = blocks == 0 ? kGemmTileRows : CeilDiv(CeilDiv(m, blocks), 6) * 6;
-  row_tiles = CeilDiv(m, rows_per_tile);
+  const auto cut_rows = [&](int64_t max_rows) {
+    const int64_t blocks = CeilDiv(m, max_rows);
+    rows_per_tile = blocks == 0 ? max_rows : CeilDiv(CeilDiv(m, blocks), 6) * 6;
+    row_tiles = CeilDiv(m, rows_per_tile);
+  };
+  const auto too_few = [&] { return threads > 1 && count() < kGemmTilesPerThread * threads; };
+  cut_rows(kGemmTileRows);
   cols_per_tile = kGemmTileCols;
   col_tiles = CeilDiv(n, cols_per_tile);
-  while (threads > 1 && cols_per_tile > kGemmPanelWidth &&
-         row_tiles * col_tiles < kGemmTilesPerThread * threads) {
+  while (too_few() && cols_per_tile > kGemmPanelWidth) {
     cols_per_tile /= 2;
     col_tiles = CeilDiv(n, cols_per_tile);
   }
+  if (too_few() && rows_per_tile > kGemmTileRowsMin) cut_rows(kGemmTileRowsMin);
 }
 
 void GemmF32Tile(const float* a, int64_t lda, const PackedGemmB& b, float* c, int64_t ldc,

@@ -156,7 +156,7 @@ TEST_P(GemmF32Test, Epilogues) {
 }
 
 TEST_P(GemmF32Test, TilesInAnyOrderGiveTheSameBits) {
-  const int64_t m = 200, n = 530, k = 70;
+  const int64_t m = 520, n = 530, k = 70;
   const Matrix a(m, k, k, 0, 1), b(k, n, n, 0, 2);
   const GemmBView view{b.data(), n, k, n, false};
   const PackedGemmB packed(view);
@@ -212,12 +212,18 @@ TEST(GemmF32, Tiles) {
   EXPECT_EQ(GemmTiles(10, 0).count(), 0);
   EXPECT_EQ(GemmTiles(1, 1).count(), 1);
   EXPECT_EQ(GemmTiles(kGemmTileRows + 1, kGemmTileCols).count(), 2);
-  const GemmTiles vit(197, 3072);  // balanced rows: 66 + 66 + 65, not 96 + 96 + 5
-  EXPECT_EQ(vit.rows_per_tile, 66);
-  EXPECT_EQ(vit.count(), 3 * 12);
-  EXPECT_EQ(GemmTiles(197, 768, 2).count(), 3 * 3);
-  const GemmTiles many(197, 768, 16);  // narrowed to one panel for 16 threads
+  const GemmTiles vit(197, 3072);  // an image's tokens in one row tile
+  EXPECT_EQ(vit.rows_per_tile, 198);
+  EXPECT_EQ(vit.count(), 12);
+  const GemmTiles batch(600, 768);  // balanced rows: 204 + 204 + 192, not 258 + 258 + 84
+  EXPECT_EQ(batch.rows_per_tile, 204);
+  EXPECT_EQ(batch.count(), 3 * 3);
+  const GemmTiles two(197, 768, 2);  // narrowed to one panel for 2 threads
+  EXPECT_EQ(two.cols_per_tile, kGemmPanelWidth);
+  EXPECT_EQ(two.count(), 12);
+  const GemmTiles many(197, 768, 16);  // one panel, and rows cut too, for 16 threads
   EXPECT_EQ(many.cols_per_tile, kGemmPanelWidth);
+  EXPECT_EQ(many.rows_per_tile, 66);
   EXPECT_EQ(many.count(), 3 * 12);
   EXPECT_EQ(GemmTiles(8, 768, 2).count(), 12);  // one query's rows: columns for 2 threads
   // Rounding up to 6 rows never leaves an empty tile.
