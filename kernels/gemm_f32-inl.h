@@ -52,9 +52,9 @@ HWY_INLINE void StoreUpTo(D d, V v, float* p, size_t count) {
 }
 
 // C[0:kRows, 0:width] = init + bias + A[0:kRows, 0:kc] · B[0:kc, 0:width] with B rows
-// kGemmPanelWidth floats apart (a slice of a packed panel), width <= kGemmVectors * Lanes(d), and
+// kGemmPanelWidth floats apart (a slice of a packed panel), width <= kVecs * Lanes(d), and
 // init and bias zero where null; init has row stride ld_init and may equal C.
-template <size_t kRows, class D>
+template <size_t kRows, size_t kVecs, class D>
 HWY_INLINE void MicroKernel(D d, const float* a, size_t lda, const float* HWY_RESTRICT b, size_t kc,
                             const float* init, size_t ld_init, const float* bias, float* c,
                             size_t ldc, size_t width) {
@@ -63,8 +63,8 @@ HWY_INLINE void MicroKernel(D d, const float* a, size_t lda, const float* HWY_RE
   // Valid lanes of vector j of a row: N except in the last, partial panel.
   auto lanes = [width, N](size_t j) { return width > j * N ? width - j * N : 0; };
 
-  V acc[kRows][kGemmVectors];
-  for (size_t j = 0; j < kGemmVectors; ++j) {
+  V acc[kRows][kVecs];
+  for (size_t j = 0; j < kVecs; ++j) {
     const V bias_j = bias != nullptr ? LoadUpTo(d, bias + j * N, lanes(j)) : hn::Zero(d);
     for (size_t r = 0; r < kRows; ++r) {
       const V init_rj =
@@ -74,43 +74,57 @@ HWY_INLINE void MicroKernel(D d, const float* a, size_t lda, const float* HWY_RE
   }
 
   for (size_t k = 0; k < kc; ++k) {
-    V b_k[kGemmVectors];
-    for (size_t j = 0; j < kGemmVectors; ++j) {
+    V b_k[kVecs];
+    for (size_t j = 0; j < kVecs; ++j) {
       b_k[j] = hn::LoadU(d, b + k * kGemmPanelWidth + j * N);
     }
     for (size_t r = 0; r < kRows; ++r) {
       const V a_rk = hn::Set(d, a[r * lda + k]);
-      for (size_t j = 0; j < kGemmVectors; ++j) acc[r][j] = hn::MulAdd(a_rk, b_k[j], acc[r][j]);
+      for (size_t j = 0; j < kVecs; ++j) acc[r][j] = hn::MulAdd(a_rk, b_k[j], acc[r][j]);
     }
   }
 
   for (size_t r = 0; r < kRows; ++r) {
-    for (size_t j = 0; j < kGemmVectors; ++j) {
+    for (size_t j = 0; j < kVecs; ++j) {
       StoreUpTo(d, acc[r][j], c + r * ldc + j * N, lanes(j));
     }
   }
 }
 
-// MicroKernel for `rows` <= kGemmRows rows: the last row block of a tile may be partial.
+// MicroKernel<kRows, kVecs> for `rows` <= kGemmRows rows.
+template <size_t kVecs, class D>
+HWY_INLINE void MicroKernelRowsOf(D d, size_t rows, const float* a, size_t lda, const float* b,
+                                  size_t kc, const float* init, size_t ld_init, const float* bias,
+                                  float* c, size_t ldc, size_t width) {
+  switch (rows) {
+    case 6:
+      return MicroKernel<6, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 5:
+      return MicroKernel<5, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 4:
+      return MicroKernel<4, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 3:
+      return MicroKernel<3, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 2:
+      return MicroKernel<2, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    case 1:
+      return MicroKernel<1, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+  }
+}
+
+// MicroKernel for `rows` <= kGemmRows rows (the last row block of a tile may be partial) and
+// width <= kGemmVectors * Lanes(d): one vector's columns take the one-vector kernel, so that the
+// last, narrow panel of an attention's scores (197 = 3 x 64 + 5 keys; a short query's 8) is not
+// computed 64 columns wide. Same bits: a column's sum does not depend on its neighbours.
 template <class D>
 HWY_INLINE void MicroKernelRows(D d, size_t rows, const float* a, size_t lda, const float* b,
                                 size_t kc, const float* init, size_t ld_init, const float* bias,
                                 float* c, size_t ldc, size_t width) {
   static_assert(kGemmRows == 6, "one case per row count");
-  switch (rows) {
-    case 6:
-      return MicroKernel<6>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
-    case 5:
-      return MicroKernel<5>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
-    case 4:
-      return MicroKernel<4>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
-    case 3:
-      return MicroKernel<3>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
-    case 2:
-      return MicroKernel<2>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
-    case 1:
-      return MicroKernel<1>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+  if (width <= hn::Lanes(d) && kGemmVectors > 1) {
+    return MicroKernelRowsOf<1>(d, rows, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
   }
+  MicroKernelRowsOf<kGemmVectors>(d, rows, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
 }
 
 // Computes C[rows, cols] for rows [row0, row1) and columns [col0, col1), col0 a multiple of
