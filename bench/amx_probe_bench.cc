@@ -1,0 +1,167 @@
+// What the AMX tile unit sustains on this machine, for sizing kernels/gemm_s8_amx.cc: TDPBUSD
+// alone, with its tile loads from L1 (weight tiles laid out as PackWeightsS8 stores them, 256
+// bytes between rows, or contiguous), and one tile row of 8 activation rows streaming 85 MB of
+// weights from memory (a text query's products). Single thread; rates from the fastest
+// iteration in thread CPU time. Machines without AMX skip every case.
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include <benchmark/benchmark.h>
+
+#include "hwy/aligned_allocator.h"
+#include "kernels/gemm_s8_amx.h"
+
+#if defined(__x86_64__) && defined(__linux__)
+#include <immintrin.h>
+#define QCLIP_AMX_PROBE 1
+#else
+#define QCLIP_AMX_PROBE 0
+#endif
+
+namespace qclip {
+namespace {
+
+double ThreadSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+// Runs fn() per iteration; reports GOP/s (ops per call) and GB/s (bytes per call) of the
+// fastest iteration.
+template <typename Fn>
+void Measure(benchmark::State& state, double ops, double bytes, const Fn& fn) {
+  double best = 1e30;
+  for (auto _ : state) {
+    const double start = ThreadSeconds();
+    fn();
+    best = std::min(best, ThreadSeconds() - start);
+  }
+  state.counters["GOP/s"] = 1e-9 * ops / best;
+  if (bytes > 0) state.counters["GB/s"] = 1e-9 * bytes / best;
+}
+
+#if QCLIP_AMX_PROBE
+
+constexpr double kOpsPerProduct = 2.0 * 16 * 16 * 64;  // one TDPBUSD: 16 x 16 x 64 MACs
+
+// Four independent TDPBUSD per step on fixed tiles: the unit's issue rate.
+__attribute__((target("amx-tile,amx-int8"), noinline)) void ProductsOnly(int64_t steps) {
+  _tile_zero(4);
+  _tile_zero(5);
+  _tile_zero(6);
+  _tile_zero(7);
+  for (int64_t i = 0; i < steps; ++i) {
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+  }
+}
+
+// The kernel's 2 x 2 step over K: two activation tiles, two weight tiles (rows `stride` bytes
+// apart, the second `second` bytes after the first, the next k step `step` bytes on), 4 products.
+__attribute__((target("amx-tile,amx-int8"), noinline)) void TwoByTwo(const uint8_t* a, size_t lda,
+                                                                     const int8_t* b, size_t stride,
+                                                                     size_t second, size_t step,
+                                                                     size_t K) {
+  for (size_t k = 0; k < K; k += kAmxK) {
+    const int8_t* w = b + k / kAmxK * step;
+    _tile_loadd(4, a + k, lda);
+    _tile_loadd(5, a + 16 * lda + k, lda);
+    _tile_loadd(6, w, stride);
+    _tile_loadd(7, w + second, stride);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+  }
+}
+
+// One activation tile row against two weight tiles per step.
+__attribute__((target("amx-tile,amx-int8"), noinline)) void OneByTwo(const uint8_t* a, size_t lda,
+                                                                     const int8_t* b, size_t stride,
+                                                                     size_t second, size_t step,
+                                                                     size_t K) {
+  for (size_t k = 0; k < K; k += kAmxK) {
+    const int8_t* w = b + k / kAmxK * step;
+    _tile_loadd(4, a + k, lda);
+    _tile_loadd(6, w, stride);
+    _tile_loadd(7, w + second, stride);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+  }
+}
+
+// Weight tile addressing of a [K, N] matrix's 32 columns from `col` on. Layout 0: PackWeightsS8's
+// panels of 64 columns, k groups of 4 as 256-byte rows. Layout 1: each 64-K x 16-column tile
+// stored as 1 KiB.
+struct TileAddress {
+  const int8_t* b;
+  size_t stride, second, step;
+};
+TileAddress Address(const int8_t* b, size_t K, size_t col, int layout) {
+  if (layout == 0) {
+    return {b + col / 64 * (K / 4 * 256) + col % 64 * 4, 256, 64, 16 * 256};
+  }
+  return {b + col / 64 * (K * 64) + col % 64 / 16 * 1024, 64, 1024, 4096};
+}
+
+void BM_AmxProductsOnly(benchmark::State& state) {
+  if (!AmxUsable()) return state.SkipWithError("no AMX here");
+  constexpr int64_t kSteps = 1 << 20;
+  AmxBegin(16);
+  Measure(state, 4 * kOpsPerProduct * kSteps, 0, [] { ProductsOnly(kSteps); });
+  AmxEnd();
+}
+BENCHMARK(BM_AmxProductsOnly);
+
+// Arg: weight layout. A 32 x 768 block against 32 columns, everything in L1, 1000 times.
+void BM_AmxTilesFromL1(benchmark::State& state) {
+  if (!AmxUsable()) return state.SkipWithError("no AMX here");
+  constexpr size_t K = 768, kReps = 1000;
+  auto a = hwy::AllocateAligned<uint8_t>(32 * K);
+  auto b = hwy::AllocateAligned<int8_t>(K * 64);
+  std::memset(a.get(), 1, 32 * K);
+  std::memset(b.get(), 1, K * 64);
+  const TileAddress t = Address(b.get(), K, 0, static_cast<int>(state.range(0)));
+  AmxBegin(16);
+  Measure(state, 2.0 * 32 * 32 * K * kReps, 0, [&] {
+    for (size_t r = 0; r < kReps; ++r) TwoByTwo(a.get(), K, t.b, t.stride, t.second, t.step, K);
+  });
+  AmxEnd();
+}
+BENCHMARK(BM_AmxTilesFromL1)->Arg(0)->Arg(1);
+
+// Arg: weight layout. 8 rows x 768 against 36 matrices of 768 x 3072 (85 MB, a text tower's
+// int8 weights), 32 columns at a time.
+void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
+  if (!AmxUsable()) return state.SkipWithError("no AMX here");
+  constexpr size_t K = 768, N = 3072, kMatrices = 36;
+  auto a = hwy::AllocateAligned<uint8_t>(16 * K);
+  auto b = hwy::AllocateAligned<int8_t>(kMatrices * K * N);
+  std::memset(a.get(), 1, 16 * K);
+  std::memset(b.get(), 1, kMatrices * K * N);
+  const int layout = static_cast<int>(state.range(0));
+  AmxBegin(8);
+  Measure(state, 2.0 * 8 * K * N * kMatrices, static_cast<double>(kMatrices * K * N), [&] {
+    for (size_t m = 0; m < kMatrices; ++m) {
+      for (size_t col = 0; col < N; col += kAmxCols) {
+        const TileAddress t = Address(b.get() + m * K * N, K, col, layout);
+        OneByTwo(a.get(), K, t.b, t.stride, t.second, t.step, K);
+      }
+    }
+  });
+  AmxEnd();
+}
+BENCHMARK(BM_AmxOneTileRowFromMemory)->Arg(0)->Arg(1)->Iterations(5);
+
+#endif  // QCLIP_AMX_PROBE
+
+}  // namespace
+}  // namespace qclip
+
+BENCHMARK_MAIN();
