@@ -3,14 +3,13 @@
 // bytes between rows, or contiguous), and one tile row of 8 activation rows streaming 85 MB of
 // weights from memory (a text query's products). Single thread; rates from the fastest
 // iteration in thread CPU time. Machines without AMX skip every case.
-#include <time.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include <benchmark/benchmark.h>
 
+#include "bench/thread_seconds.h"
 #include "hwy/aligned_allocator.h"
 #include "kernels/gemm_s8_amx.h"
 
@@ -23,12 +22,6 @@
 
 namespace qclip {
 namespace {
-
-double ThreadSeconds() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 // Runs fn() per iteration; reports GOP/s (ops per call) and GB/s (bytes per call) of the
 // fastest iteration.
@@ -62,37 +55,26 @@ __attribute__((target("amx-tile,amx-int8"), noinline)) void ProductsOnly(int64_t
   }
 }
 
-// The kernel's 2 x 2 step over K: two activation tiles, two weight tiles (rows `stride` bytes
-// apart, the second `second` bytes after the first, the next k step `step` bytes on), 4 products.
-__attribute__((target("amx-tile,amx-int8"), noinline)) void TwoByTwo(const uint8_t* a, size_t lda,
-                                                                     const int8_t* b, size_t stride,
-                                                                     size_t second, size_t step,
-                                                                     size_t K) {
+// The kernel's step over K: one or two activation tiles (16 rows, the second 16 rows on) and
+// two weight tiles (rows `stride` bytes apart, the second `second` bytes after the first, the
+// next k step `step` bytes on), 2 or 4 products. Tile numbers are immediates, hence the template.
+template <bool kTwoRows>
+__attribute__((target("amx-tile,amx-int8"), noinline)) void TileSteps(const uint8_t* a, size_t lda,
+                                                                      const int8_t* b,
+                                                                      size_t stride, size_t second,
+                                                                      size_t step, size_t K) {
   for (size_t k = 0; k < K; k += kAmxK) {
     const int8_t* w = b + k / kAmxK * step;
     _tile_loadd(4, a + k, lda);
-    _tile_loadd(5, a + 16 * lda + k, lda);
+    if constexpr (kTwoRows) _tile_loadd(5, a + 16 * lda + k, lda);
     _tile_loadd(6, w, stride);
     _tile_loadd(7, w + second, stride);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
-    _tile_dpbusd(2, 5, 6);
-    _tile_dpbusd(3, 5, 7);
-  }
-}
-
-// One activation tile row against two weight tiles per step.
-__attribute__((target("amx-tile,amx-int8"), noinline)) void OneByTwo(const uint8_t* a, size_t lda,
-                                                                     const int8_t* b, size_t stride,
-                                                                     size_t second, size_t step,
-                                                                     size_t K) {
-  for (size_t k = 0; k < K; k += kAmxK) {
-    const int8_t* w = b + k / kAmxK * step;
-    _tile_loadd(4, a + k, lda);
-    _tile_loadd(6, w, stride);
-    _tile_loadd(7, w + second, stride);
-    _tile_dpbusd(0, 4, 6);
-    _tile_dpbusd(1, 4, 7);
+    if constexpr (kTwoRows) {
+      _tile_dpbusd(2, 5, 6);
+      _tile_dpbusd(3, 5, 7);
+    }
   }
 }
 
@@ -130,7 +112,8 @@ void BM_AmxTilesFromL1(benchmark::State& state) {
   const TileAddress t = Address(b.get(), K, 0, static_cast<int>(state.range(0)));
   AmxBegin(16);
   Measure(state, 2.0 * 32 * 32 * K * kReps, 0, [&] {
-    for (size_t r = 0; r < kReps; ++r) TwoByTwo(a.get(), K, t.b, t.stride, t.second, t.step, K);
+    for (size_t r = 0; r < kReps; ++r)
+      TileSteps<true>(a.get(), K, t.b, t.stride, t.second, t.step, K);
   });
   AmxEnd();
 }
@@ -151,7 +134,7 @@ void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
     for (size_t m = 0; m < kMatrices; ++m) {
       for (size_t col = 0; col < N; col += kAmxCols) {
         const TileAddress t = Address(b.get() + m * K * N, K, col, layout);
-        OneByTwo(a.get(), K, t.b, t.stride, t.second, t.step, K);
+        TileSteps<false>(a.get(), K, t.b, t.stride, t.second, t.step, K);
       }
     }
   });

@@ -16,6 +16,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/thread_seconds.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/targets.h"
 #include "kernels/gemm_s8.h"
@@ -23,14 +24,6 @@
 
 namespace qclip {
 namespace {
-
-// Seconds of CPU time this thread has used: the machine may be shared, and wall time would
-// count the time other processes hold the core.
-double ThreadSeconds() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 #if defined(__x86_64__)
 bool HasAvx512Vnni() { return __builtin_cpu_supports("avx512vnni"); }
