@@ -142,6 +142,96 @@ void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
 }
 BENCHMARK(BM_AmxOneTileRowFromMemory)->Arg(0)->Arg(1)->Iterations(5);
 
+// Palette 1 configuration: tiles 0-3 (sums) 16 x 64 bytes, 4-5 (activations) 16 rows of
+// `a_bytes`, 6-7 (weights) a_bytes / 4 rows of 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+__attribute__((target("amx-tile"))) void ConfigureBlockTiles(size_t a_bytes) {
+  TileConfig c;
+  for (int t = 0; t < 8; ++t) {
+    c.colsb[t] = static_cast<uint16_t>(t == 4 || t == 5 ? a_bytes : 64);
+    c.rows[t] = static_cast<uint8_t>(t >= 6 ? a_bytes / 4 : 16);
+  }
+  asm volatile("ldtilecfg %0" : : "m"(c));
+}
+
+// The block-wise product on tiles as the default mode would need it: per block of 32 k values,
+// the 32 x 32 int32 sums of that block leave the tiles (stored to L1) and are folded into float
+// sums with the block's per-row scale after subtracting its zero-point term
+// (acc += scale[r] * float(sum - zp[r] * colsum[n])), the kernel's fold without the weight
+// zero-point term. 32 rows x 32 columns x K = 768, everything in L1. Arg: 1 folds, 0 only
+// stores the sums (what leaving the tiles every block costs by itself).
+__attribute__((target("amx-tile,amx-int8,avx512f"), noinline)) void BlockwiseSteps(
+    const uint8_t* a, size_t lda, const int8_t* b, size_t K, const float* scales,
+    const int32_t* zps, const int32_t* colsums, int32_t* sums, float* acc, bool fold) {
+  for (size_t k = 0; k < K; k += 32) {
+    const int8_t* w = b + k / 32 * 2048;  // 8 k groups x 2 tiles x 16 columns x 4
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, a + k, lda);
+    _tile_loadd(5, a + 16 * lda + k, lda);
+    _tile_loadd(6, w, 64);
+    _tile_loadd(7, w + 512, 64);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+    _tile_stored(0, sums, 128);
+    _tile_stored(1, sums + 16, 128);
+    _tile_stored(2, sums + 512, 128);
+    _tile_stored(3, sums + 528, 128);
+    const size_t block = k / 32;
+    for (size_t r = 0; r < (fold ? 32 : 0); ++r) {
+      const __m512 scale = _mm512_set1_ps(scales[block * 32 + r]);
+      const __m512i zp = _mm512_set1_epi32(zps[block * 32 + r]);
+      for (size_t v = 0; v < 2; ++v) {
+        const __m512i colsum = _mm512_loadu_si512(colsums + block * 32 + v * 16);
+        const __m512i sum = _mm512_sub_epi32(_mm512_loadu_si512(sums + r * 32 + v * 16),
+                                             _mm512_mullo_epi32(zp, colsum));
+        float* out = acc + r * 32 + v * 16;
+        _mm512_storeu_ps(
+            out, _mm512_add_ps(_mm512_loadu_ps(out),
+                               _mm512_mul_ps(scale, _mm512_maskz_cvtepi32_ps(0xFFFF, sum))));
+      }
+    }
+  }
+}
+
+void BM_AmxBlockwiseFold(benchmark::State& state) {
+  if (!AmxUsable()) return state.SkipWithError("no AMX here");
+  constexpr size_t K = 768, kReps = 1000, kBlocks = K / 32;
+  auto a = hwy::AllocateAligned<uint8_t>(32 * K);
+  auto b = hwy::AllocateAligned<int8_t>(K * 32);
+  auto scales = hwy::AllocateAligned<float>(kBlocks * 32);
+  auto zps = hwy::AllocateAligned<int32_t>(kBlocks * 32);
+  auto colsums = hwy::AllocateAligned<int32_t>(kBlocks * 32);
+  auto sums = hwy::AllocateAligned<int32_t>(32 * 32);
+  auto acc = hwy::AllocateAligned<float>(32 * 32);
+  std::memset(a.get(), 1, 32 * K);
+  std::memset(b.get(), 1, K * 32);
+  std::fill(scales.get(), scales.get() + kBlocks * 32, 0.5f);
+  std::fill(zps.get(), zps.get() + kBlocks * 32, 3);
+  std::fill(colsums.get(), colsums.get() + kBlocks * 32, 7);
+  std::fill(acc.get(), acc.get() + 32 * 32, 0.0f);
+  ConfigureBlockTiles(32);
+  Measure(state, 2.0 * 32 * 32 * K * kReps, 0, [&] {
+    for (size_t r = 0; r < kReps; ++r) {
+      BlockwiseSteps(a.get(), K, b.get(), K, scales.get(), zps.get(), colsums.get(), sums.get(),
+                     acc.get(), state.range(0) == 1);
+    }
+  });
+  AmxEnd();
+  benchmark::DoNotOptimize(acc[0]);
+}
+BENCHMARK(BM_AmxBlockwiseFold)->Arg(1)->Arg(0);
+
 #endif  // QCLIP_AMX_PROBE
 
 }  // namespace
