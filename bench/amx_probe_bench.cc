@@ -87,7 +87,7 @@ struct TileAddress {
 };
 TileAddress Address(const int8_t* b, size_t K, size_t col, int layout) {
   if (layout == 0) {
-    return {b + col / 64 * (K / 4 * 256) + col % 64 * 4, 256, 64, 16 * 256};
+    return {b + col / 64 * (K / 4 * 256) + col % 64 * 4, 256, 64, size_t{16} * 256};
   }
   return {b + col / 64 * (K * 64) + col % 64 / 16 * 1024, 64, 1024, 4096};
 }
@@ -212,14 +212,15 @@ void BM_AmxBlockwiseFold(benchmark::State& state) {
   auto scales = hwy::AllocateAligned<float>(kBlocks * 32);
   auto zps = hwy::AllocateAligned<int32_t>(kBlocks * 32);
   auto colsums = hwy::AllocateAligned<int32_t>(kBlocks * 32);
-  auto sums = hwy::AllocateAligned<int32_t>(32 * 32);
-  auto acc = hwy::AllocateAligned<float>(32 * 32);
+  constexpr size_t kOutputs = size_t{32} * 32;
+  auto sums = hwy::AllocateAligned<int32_t>(kOutputs);
+  auto acc = hwy::AllocateAligned<float>(kOutputs);
   std::memset(a.get(), 1, 32 * K);
   std::memset(b.get(), 1, K * 32);
   std::fill(scales.get(), scales.get() + kBlocks * 32, 0.5f);
   std::fill(zps.get(), zps.get() + kBlocks * 32, 3);
   std::fill(colsums.get(), colsums.get() + kBlocks * 32, 7);
-  std::fill(acc.get(), acc.get() + 32 * 32, 0.0f);
+  std::fill(acc.get(), acc.get() + kOutputs, 0.0f);
   ConfigureBlockTiles(32);
   Measure(state, 2.0 * 32 * 32 * K * kReps, 0, [&] {
     for (size_t r = 0; r < kReps; ++r) {

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 constexpr int64_t kK = 128, kN = 160;  // W: 80 KiB, above kInPlaceMisalignedBytes
 static_assert(kK * kN * sizeof(float) >= kInPlaceMisalignedBytes);
 
-void AddInput(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims) {
+void AddInput(onnx::GraphProto* g, const std::string& name, const std::vector<int64_t>& dims) {
   onnx::ValueInfoProto* x = g->add_input();
   x->set_name(name);
   auto* tt = x->mutable_type()->mutable_tensor_type();
@@ -33,7 +33,7 @@ void AddInput(onnx::GraphProto* g, const std::string& name, std::vector<int64_t>
   for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
 }
 
-void AddNode(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in,
+void AddNode(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& in,
              const std::string& out) {
   onnx::NodeProto* n = g->add_node();
   n->set_op_type(op);
