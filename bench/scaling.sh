@@ -7,8 +7,10 @@
 #
 #   bench/scaling.sh [--models DIR] [--build DIR] [--runs N] [--threads "1 2"]
 #                    [--seq "8 16 32 64 128 256"] [--batch "1 2 4 8 16 32"]
-#                    [--python PY] [--ort-python PY]
+#                    [--python PY] [--ort-python PY] [--exact]
 #
+# --exact: qclip runs ORT's own per-tensor arithmetic (qclip-run --exact) instead of its default
+# block-wise mode, so that both engines do the same work.
 # --python: the interpreter with numpy that writes the inputs (default /usr/bin/python3).
 # --ort-python: run ONNX Runtime through its Python package with this interpreter
 # (tools/ort/run_ort.py) instead of onnxruntime-node, on machines that have that one.
@@ -22,6 +24,7 @@ seq_list="8 16 32 64 128 256"
 batch_list="1 2 4 8 16 32"
 py=/usr/bin/python3
 ort_py=""
+qclip_mode=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --models) models=$2; shift 2 ;;
@@ -32,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --batch) batch_list=$2; shift 2 ;;
     --python) py=$2; shift 2 ;;
     --ort-python) ort_py=$2; shift 2 ;;
+    --exact) qclip_mode=(--exact); shift ;;
     *) echo "scaling: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -69,8 +73,8 @@ median() {
     out=$("${runner[@]}" "$2" --input "$3" --threads "$4" --bench "$runs" \
       --output-dir "$work/out" 2>&1)
   else
-    out=$("$build/examples/qclip-run" "$2" --input "$3" --threads "$4" --bench "$runs" \
-      --output-dir "$work/out" 2>&1)
+    out=$("$build/examples/qclip-run" "$2" --input "$3" "${qclip_mode[@]}" --threads "$4" \
+      --bench "$runs" --output-dir "$work/out" 2>&1)
   fi
   grep -o 'median_ms=[0-9.]*' <<<"$out" | cut -d= -f2 ||
     { echo "scaling: no timing from $1 on $2: $out" >&2; exit 1; }
@@ -107,4 +111,4 @@ for t in $thread_list; do
   done
   echo
 done
-echo "runs=$runs; $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) CPUs"
+echo "runs=$runs; qclip mode: ${qclip_mode[*]:-default}; $(lscpu | grep 'Model name' | sed 's/  */ /g'), $(nproc) CPUs"
