@@ -142,22 +142,15 @@ void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
 }
 BENCHMARK(BM_AmxOneTileRowFromMemory)->Arg(0)->Arg(1)->Iterations(5);
 
-// Palette 1 configuration: tiles 0-3 (sums) 16 x 64 bytes, 4-5 (activations) 16 rows of
-// `a_bytes`, 6-7 (weights) a_bytes / 4 rows of 64 bytes.
-struct alignas(64) TileConfig {
-  uint8_t palette = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-__attribute__((target("amx-tile"))) void ConfigureBlockTiles(size_t a_bytes) {
-  TileConfig c;
+// Tiles 0-3 (sums) 16 x 64 bytes, 4-5 (activations) 16 rows of `a_bytes`, 6-7 (weights)
+// a_bytes / 4 rows of 64 bytes.
+void ConfigureBlockTiles(size_t a_bytes) {
+  AmxTileShapes shapes;
   for (int t = 0; t < 8; ++t) {
-    c.colsb[t] = static_cast<uint16_t>(t == 4 || t == 5 ? a_bytes : 64);
-    c.rows[t] = static_cast<uint8_t>(t >= 6 ? a_bytes / 4 : 16);
+    shapes.rows[t] = static_cast<uint8_t>(t >= 6 ? a_bytes / 4 : 16);
+    shapes.bytes_per_row[t] = static_cast<uint16_t>(t == 4 || t == 5 ? a_bytes : 64);
   }
-  asm volatile("ldtilecfg %0" : : "m"(c));
+  AmxConfigure(shapes);
 }
 
 // The block-wise product on tiles as the default mode would need it: per block of 32 k values,

@@ -514,6 +514,9 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
 
 #if HWY_TARGET == HWY_AVX3_DL
 
+// Whether the per-tensor products of depth K run on AMX tiles (MulAmxU8S8; ProductRunsOnAmx).
+HWY_INLINE bool AmxTakesDepth(size_t K) { return K % kAmxK == 0 && AmxUsable(); }
+
 // The product on AMX tiles (gemm_s8_amx.h) when they are usable and K is a multiple of 64:
 // columns [col_begin, col_end) 32 at a time; rows in tiles of 16 starting at 0, 16, 32, ..., the
 // last one ending at `rows` (so it overlaps the one before when rows % 16 != 0: those rows' sums
@@ -529,7 +532,7 @@ template <class Output>
 HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                              const int8_t* packed_b, size_t col_begin, size_t col_end,
                              const Output& output) {
-  if (rows == 0 || K % kAmxK != 0 || !AmxUsable()) return false;
+  if (rows == 0 || !AmxTakesDepth(K)) return false;
   const DI32 d;
   const size_t N = hn::Lanes(d);
   const size_t group_stride = kPackedPanelCols * 4;

@@ -28,7 +28,7 @@ void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sum
 // As MulPanelsU8S8 decides.
 bool ProductRunsOnAmx(size_t K) {
 #if HWY_TARGET == HWY_AVX3_DL
-  return K % kAmxK == 0 && AmxUsable();
+  return AmxTakesDepth(K);
 #else
   (void)K;
   return false;

@@ -70,16 +70,25 @@ struct alignas(64) TileConfig {
 
 }  // namespace
 
-__attribute__((target("amx-tile"))) void AmxBegin(size_t rows) {
-  // Sums (tiles 0-3) and activations (4-5) have `rows` rows; weights (6-7) 16 k groups.
+__attribute__((target("amx-tile"))) void AmxConfigure(const AmxTileShapes& shapes) {
   TileConfig config;
   for (int t = 0; t < 8; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = static_cast<uint8_t>(t < 6 ? rows : kAmxRows);
+    config.colsb[t] = shapes.bytes_per_row[t];
+    config.rows[t] = shapes.rows[t];
   }
   // GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the configuration, so the
   // stores of the rest were dropped as dead; this operand is all 64.
   asm volatile("ldtilecfg %0" : : "m"(config));
+}
+
+void AmxBegin(size_t rows) {
+  // Sums (tiles 0-3) and activations (4-5) have `rows` rows; weights (6-7) 16 k groups.
+  AmxTileShapes shapes;
+  for (int t = 0; t < 8; ++t) {
+    shapes.rows[t] = static_cast<uint8_t>(t < 6 ? rows : kAmxRows);
+    shapes.bytes_per_row[t] = 64;
+  }
+  AmxConfigure(shapes);
 }
 
 __attribute__((target("amx-tile"))) void AmxEnd() { _tile_release(); }
@@ -144,6 +153,7 @@ void AmxMulU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, cons
 
 #else
 
+void AmxConfigure(const AmxTileShapes&) {}
 void AmxBegin(size_t) {}
 void AmxEnd() {}
 void AmxMulU8S8(const uint8_t*, const uint8_t*, size_t, size_t, const int8_t*, size_t, int32_t*) {}

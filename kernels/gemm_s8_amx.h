@@ -28,6 +28,15 @@ bool AmxUsable();
 // can run the AVX-512 kernels on an AMX machine.
 void SetAmxForTesting(bool enabled);
 
+// Rows (1 to 16) and bytes per row (4 to 64) of tiles 0-7, palette 1.
+struct AmxTileShapes {
+  uint8_t rows[8];
+  uint16_t bytes_per_row[8];
+};
+
+// Configures the calling thread's tiles (AmxBegin's shapes, or others for a benchmark).
+void AmxConfigure(const AmxTileShapes& shapes);
+
 // The calling thread's tile configuration for AmxMulU8S8 with tiles of `rows` rows (1 to 16),
 // and its release (AMX state left configured makes context switches save 8 KiB more).
 void AmxBegin(size_t rows);

@@ -123,21 +123,18 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const int v = n.inputs[i];
       if (v < 0) continue;
-      if (!kernels_.back()->PackedInput(i)) {
-        releasable[v] = false;
-        AlignConstant(graph_, v);  // read when the plan is made or the model runs
-      }
+      if (!kernels_.back()->PackedInput(i)) releasable[v] = false;
       if (--readers_left[v] == 0 && releasable[v]) ReleaseConstant(graph_.values[v].constant);
     }
   }
+  // What is still misaligned (a weight a packer left unpacked, a graph output) is read when the
+  // plan is made or the model runs.
   for (size_t v = 0; v < graph_.values.size(); ++v) AlignConstant(graph_, static_cast<int>(v));
 }
 
 void Interpreter::ReleaseConstant(Tensor& c) {
   if (!c.has_data() || c.raw() == nullptr) return;
-  for (const std::shared_ptr<MappedFile>& file : graph_.files) {
-    file->DropResidentPages(c.raw(), static_cast<size_t>(c.size()) * DTypeSize(c.dtype()));
-  }
+  DropFilePages(graph_, c);
   c = Tensor::Meta(c.dtype(), c.shape());
 }
 

@@ -151,14 +151,18 @@ bool IsMisaligned(const Tensor& t) {
          reinterpret_cast<uintptr_t>(t.raw()) % DTypeSize(t.dtype()) != 0;
 }
 
+void DropFilePages(const Graph& g, const Tensor& t) {
+  if (!t.has_data() || t.raw() == nullptr) return;
+  for (const std::shared_ptr<MappedFile>& file : g.files)
+    file->DropResidentPages(t.raw(), t.bytes());
+}
+
 void AlignConstant(Graph& g, int v) {
   if (v < 0 || !IsMisaligned(g.values[v].constant)) return;
   const Tensor& view = g.values[v].constant;
   Tensor copy(view.dtype(), view.shape());
   std::memcpy(copy.raw(), view.raw(), view.bytes());
-  for (const std::shared_ptr<MappedFile>& file : g.files) {
-    file->DropResidentPages(view.raw(), view.bytes());
-  }
+  DropFilePages(g, view);
   g.values[v].constant = std::move(copy);
 }
 

@@ -109,6 +109,11 @@ void RemoveDeadNodes(Graph& g);
 // (kInPlaceMisalignedBytes, loader.h) because the weight packers read at any alignment.
 bool IsMisaligned(const Tensor& t);
 
+// Gives back to the kernel the pages of g's mapped files under t's data (t a view of one of
+// them; nothing happens for data they do not hold), so that bytes copied or packed elsewhere
+// are not held twice.
+void DropFilePages(const Graph& g, const Tensor& t);
+
 // Replaces value v's constant, when misaligned, with an aligned copy and gives the file's pages
 // under the old one back. Everything that reads a constant as typed values calls this first,
 // except the packers an op's schema names (OpSchema::packs_misaligned_input).
