@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "hwy/highway.h"
 #include "kernels/partial_vector-inl.h"
@@ -44,18 +46,75 @@ HWY_INLINE void MinMaxRow(DF df, const float* HWY_RESTRICT x, size_t n, float* m
   *max = hn::GetLane(hn::MaxOfLanes(df, vmax));
 }
 
-// round_half_even(clamp(x / scale, q_min - zp, q_max - zp)) + zp as int32, the order of ORT's
-// MlasQuantizeLinearVector. Clamping before rounding is the same as saturating after it, as
-// the bounds are integers. Max(NaN, lo) is lo on x86, as in MLAS.
-template <class DF, class VF = hn::Vec<DF>, class DI = hn::RebindToSigned<DF>>
-HWY_INLINE hn::Vec<DI> QuantizeVector(DF df, VF x, VF scale, VF lo, VF hi, hn::Vec<DI> zero_point) {
-  VF v = hn::Min(hn::Max(hn::Div(x, scale), lo), hi);
-  // |v| <= 255: adding and subtracting 1.5 * 2^23 rounds it to an integer, half to even, in the
-  // default rounding mode on every target (Highway 1.0.3's scalar NearestInt rounds 0.49999997
-  // up).
-  const VF magic = hn::Set(df, 12582912.0f);
-  v = hn::Sub(hn::Add(v, magic), magic);
-  return hn::Add(hn::ConvertTo(DI(), v), zero_point);
+// Quantizing one vector computes round_half_even(clamp(x / scale, q_min - zp, q_max - zp)) + zp,
+// the order of ORT's MlasQuantizeLinearVector (clamping before rounding is the same as
+// saturating after it, as the bounds are integers; Max(NaN, lo) is lo on x86, as in MLAS).
+//
+// The true division is what makes the result ORT's, but it is the slowest step (one VDIVPS per
+// vector, 10+ cycles). Quantizer multiplies by inv = fl(1 / scale) instead and proves the
+// result equal: y = fl(x * inv) is within 2u|x / scale| + u^2 of x / scale and the correctly
+// rounded quotient q within u of it (u = 2^-24), so |y - q| <= 3.01u|y|. Unless y lies within
+// that distance of a half-integer, y and q lie strictly between the same two half-integers,
+// and clamping to integer bounds and rounding to nearest give the same integer for both. The
+// rare vectors with a lane that close (checked with a margin: 2^-21|y|) are divided. The
+// bound needs inv finite and normal; scales for which it is not always divide.
+template <class DF>
+class Quantizer {
+ public:
+  using VF = hn::Vec<DF>;
+  using DI = hn::RebindToSigned<DF>;
+  using VI = hn::Vec<DI>;
+
+  Quantizer(DF df, float scale, int32_t zero_point, int32_t q_min, int32_t q_max)
+      : scale_(hn::Set(df, scale)),
+        inv_(hn::Set(df, 1.0f / scale)),
+        lo_(hn::Set(df, static_cast<float>(q_min - zero_point))),
+        hi_(hn::Set(df, static_cast<float>(q_max - zero_point))),
+        magic_(hn::Set(df, kMagic)),
+        zero_point_(hn::Set(DI(), zero_point)),
+        divide_(!(std::fabs(1.0f / scale) >= std::numeric_limits<float>::min() &&
+                  std::fabs(1.0f / scale) <= std::numeric_limits<float>::max())) {}
+
+  // The quantized lanes as bits: lane = magic_bits() + q, so the low byte is q (uint8, or int8
+  // in two's complement).
+  HWY_INLINE VI Bits(DF df, VF x) const {
+    if (!divide_) {
+      const VF v = Clamp(hn::Mul(x, inv_));
+      const VF rounded = hn::Add(v, magic_);
+      // v less its rounding (exact: the two are within a factor of 2 of each other, or the
+      // rounding is 0), compared with 0.5 less the error bound 3.01u * 255 < 2^-13.
+      const VF fraction = hn::Sub(v, hn::Sub(rounded, magic_));
+      const auto near_half = hn::Ge(hn::Abs(fraction), hn::Set(df, 0.5f - 0x1p-13f));
+      if (HWY_LIKELY(hn::AllFalse(df, near_half))) return WithZeroPoint(rounded);
+    }
+    return WithZeroPoint(hn::Add(Clamp(hn::Div(x, scale_)), magic_));
+  }
+  // What Bits() encodes 0 as.
+  VI magic_bits() const { return hn::BitCast(DI(), magic_); }
+
+ private:
+  // 1.5 * 2^23: adding it to |v| <= 2^22 rounds v to an integer, half to even (the default
+  // rounding mode on every target), and leaves that integer in the low mantissa bits. (The zero
+  // point is added to the integer afterwards: adding it before rounding would round ties to
+  // the wrong neighbour for odd zero points.)
+  static constexpr float kMagic = 12582912.0f;
+
+  HWY_INLINE VF Clamp(VF v) const { return hn::Min(hn::Max(v, lo_), hi_); }
+  HWY_INLINE VI WithZeroPoint(VF rounded) const {
+    return hn::Add(hn::BitCast(DI(), rounded), zero_point_);
+  }
+
+  VF scale_, inv_, lo_, hi_, magic_;
+  VI zero_point_;
+  bool divide_;
+};
+
+// The low byte of each lane (Quantizer::Bits) as T = uint8_t or int8_t.
+template <typename T, class VI, class DU = hn::RebindToUnsigned<hn::DFromV<VI>>>
+HWY_INLINE hn::Vec<hn::Rebind<T, DU>> LowBytes(VI bits) {
+  const DU du;
+  const auto low = hn::And(hn::BitCast(du, bits), hn::Set(du, 0xFFu));
+  return hn::BitCast(hn::Rebind<T, DU>(), hn::U8FromU32(low));
 }
 
 // T = uint8_t or int8_t.
@@ -63,17 +122,17 @@ template <typename T>
 HWY_INLINE void QuantizeRow(const float* HWY_RESTRICT x, size_t n, float scale, int32_t zero_point,
                             T* HWY_RESTRICT q) {
   const hn::ScalableTag<float> df;
-  const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<T, decltype(df)> dq;
   const size_t N = hn::Lanes(df);
-  const auto vscale = hn::Set(df, scale);
-  const auto lo = hn::Set(df, static_cast<float>(hwy::LimitsMin<T>() - zero_point));
-  const auto hi = hn::Set(df, static_cast<float>(hwy::LimitsMax<T>() - zero_point));
-  const auto vzero_point = hn::Set(di, zero_point);
-  for (size_t i = 0; i < n; i += N) {
-    const size_t count = std::min(N, n - i);
-    const auto v = QuantizeVector(df, LoadFirstN(df, x + i, count), vscale, lo, hi, vzero_point);
-    StoreFirstN(hn::DemoteTo(dq, v), dq, q + i, count);
+  const Quantizer<decltype(df)> quantize(df, scale, zero_point, hwy::LimitsMin<T>(),
+                                         hwy::LimitsMax<T>());
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(LowBytes<T>(quantize.Bits(df, hn::LoadU(df, x + i))), dq, q + i);
+  }
+  if (i < n) {
+    const auto bits = quantize.Bits(df, LoadFirstN(df, x + i, n - i));
+    StoreFirstN(LowBytes<T>(bits), dq, q + i, n - i);
   }
 }
 
@@ -84,20 +143,27 @@ HWY_INLINE int32_t QuantizeRowSumU8(const float* HWY_RESTRICT x, size_t n, float
   const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<uint8_t, decltype(df)> dq;
   const size_t N = hn::Lanes(df);
-  const auto vscale = hn::Set(df, scale);
-  const auto lo = hn::Set(df, static_cast<float>(0 - zero_point));
-  const auto hi = hn::Set(df, static_cast<float>(255 - zero_point));
-  const auto vzero_point = hn::Set(di, zero_point);
-  auto sum = hn::Zero(di);
-  for (size_t i = 0; i < n; i += N) {
-    const size_t count = std::min(N, n - i);
-    // Lanes past n load 0.0f, which quantizes to the zero point: mask them out of the sum.
-    auto v = QuantizeVector(df, LoadFirstN(df, x + i, count), vscale, lo, hi, vzero_point);
-    v = hn::IfThenElseZero(hn::FirstN(di, count), v);
-    sum = hn::Add(sum, v);
-    StoreFirstN(hn::DemoteTo(dq, v), dq, q + i, count);
+  const Quantizer<decltype(df)> quantize(df, scale, zero_point, 0, 255);
+  // Sums of the bits, magic_bits() + q per lane, wrap around (as unsigned arithmetic would);
+  // the count of magic_bits() taken off at the end leaves the sum of the values.
+  const hn::RebindToUnsigned<decltype(df)> du;
+  auto sum = hn::Zero(du);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto bits = quantize.Bits(df, hn::LoadU(df, x + i));
+    sum = hn::Add(sum, hn::BitCast(du, bits));
+    hn::StoreU(LowBytes<uint8_t>(bits), dq, q + i);
   }
-  return hn::GetLane(hn::SumOfLanes(di, sum));
+  if (i < n) {
+    const auto bits =
+        hn::IfThenElse(hn::FirstN(di, n - i), quantize.Bits(df, LoadFirstN(df, x + i, n - i)),
+                       quantize.magic_bits());  // adds 0 for lanes past n
+    sum = hn::Add(sum, hn::BitCast(du, bits));
+    StoreFirstN(LowBytes<uint8_t>(bits), dq, q + i, n - i);
+  }
+  const uint32_t total = hn::GetLane(hn::SumOfLanes(du, sum));
+  const auto magic = static_cast<uint32_t>(hn::GetLane(quantize.magic_bits()));
+  return static_cast<int32_t>(total - magic * static_cast<uint32_t>((n + N - 1) / N * N));
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

@@ -18,6 +18,7 @@ template <typename T>
 T ReferenceQuantize(float x, float scale, int32_t zero_point) {
   const float lo = static_cast<float>(std::numeric_limits<T>::min() - zero_point);
   const float hi = static_cast<float>(std::numeric_limits<T>::max() - zero_point);
+  if (std::isnan(x / scale)) return std::numeric_limits<T>::min();  // MLAS: Max(NaN, lo) = lo
   const float v = std::min(std::max(x / scale, lo), hi);
   return static_cast<T>(static_cast<int32_t>(std::nearbyint(v)) + zero_point);
 }
@@ -126,6 +127,41 @@ TEST_P(QuantizeTest, TiesRoundToEven) {
   QuantizeU8(ties, 8, 1.0f, 128, q);
   const uint8_t expected[8] = {128, 130, 130, 128, 126, 128, 254, 255};
   for (int i = 0; i < 8; ++i) EXPECT_EQ(q[i], expected[i]) << ties[i];
+}
+
+// The kernel multiplies by 1 / scale and divides only the vectors with a lane near a
+// half-integer (Quantizer in quantize-inl.h): values within a few ulps of every tie, for scales
+// whose reciprocal is inexact, must still give the division's result.
+TEST_P(QuantizeTest, MultiplicationAgreesWithDivisionNearTies) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> log_scale(-20.0f, 4.0f);
+  std::uniform_int_distribution<int32_t> zp(0, 255);
+  for (int iter = 0; iter < 200; ++iter) {
+    const float scale = std::exp2(log_scale(rng)) * 1.2345679f;
+    std::vector<float> x;
+    for (int k = -260; k <= 260; ++k) {
+      float tie = (static_cast<float>(k) + 0.5f) * scale;
+      for (int step = 0; step < 4; ++step) tie = std::nextafter(tie, -HUGE_VALF);
+      for (int step = 0; step < 9; ++step, tie = std::nextafter(tie, HUGE_VALF)) x.push_back(tie);
+    }
+    CheckQuantize<uint8_t>(x, 0, x.size(), scale, zp(rng));
+    CheckQuantize<int8_t>(x, 0, x.size(), scale, zp(rng) - 128);
+  }
+}
+
+// Scales whose reciprocal overflows or is subnormal take the division everywhere; NaN goes to
+// the low end and infinities saturate, as in MLAS.
+TEST_P(QuantizeTest, ExtremeScalesAndValues) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {0.0f, -0.0f,    1e-45f, -1e-40f,   1e-38f, 3e-39f,
+                                1.0f, -1.0f,    1e30f,  -1e38f,    inf,    -inf,
+                                nan,  2.5e-39f, 5e-39f, -7.5e-39f, 0.5f,   1.5f};
+  for (const float scale : {1e-40f, 2.9e-39f, 1e-38f, 1e-30f, 1.0f, 3e38f, 0.1f}) {
+    CheckQuantize<uint8_t>(x, 0, x.size(), scale, 128);
+    CheckQuantize<uint8_t>(x, 0, x.size(), scale, 0);
+    CheckQuantize<int8_t>(x, 0, x.size(), scale, -1);
+  }
 }
 
 TEST_P(QuantizeTest, RandomScalesAndValues) {
