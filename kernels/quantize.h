@@ -30,9 +30,10 @@ inline QuantParams DynamicQuantParamsU8(float min, float max) {
 // min and max of x[0, n), n >= 1.
 void MinMaxF32(const float* x, size_t n, float* min, float* max);
 
-// q[i] = saturate(round_half_even(x[i] / scale) + zero_point), the ONNX QuantizeLinear formula
-// computed as ORT's MlasQuantizeLinear does (a true division, not a multiplication by 1/scale;
-// NaN maps to the low end). `zero_point` must be within the output type's range.
+// q[i] = saturate(round_half_even(x[i] / scale) + zero_point), the ONNX QuantizeLinear formula,
+// equal to ORT's MlasQuantizeLinear (a true division, NaN to the low end) for every input: the
+// kernel multiplies by 1/scale and divides where that could round differently (Quantizer in
+// quantize-inl.h). `zero_point` must be within the output type's range.
 void QuantizeU8(const float* x, size_t n, float scale, int32_t zero_point, uint8_t* q);
 void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_t* q);
 
