@@ -56,8 +56,9 @@ HWY_INLINE void MinMaxRow(DF df, const float* HWY_RESTRICT x, size_t n, float* m
 // rounded quotient q within u of it (u = 2^-24), so |y - q| <= 3.01u|y|. Unless y lies within
 // that distance of a half-integer, y and q lie strictly between the same two half-integers,
 // and clamping to integer bounds and rounding to nearest give the same integer for both. The
-// rare vectors with a lane that close (checked with a margin: 2^-21|y|) are divided. The
-// bound needs inv finite and normal; scales for which it is not always divide.
+// rare vectors with a lane that close are divided (checked after clamping, |v| <= 255, against
+// 2^-13 > 3.01u * 255; clamped lanes are integers). The bound needs inv finite and normal;
+// scales for which it is not always divide.
 template <class DF>
 class Quantizer {
  public:
