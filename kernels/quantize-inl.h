@@ -162,9 +162,11 @@ HWY_INLINE int32_t QuantizeRowSumU8(const float* HWY_RESTRICT x, size_t n, float
     sum = hn::Add(sum, hn::BitCast(du, bits));
     StoreFirstN(LowBytes<uint8_t>(bits), dq, q + i, n - i);
   }
-  const uint32_t total = hn::GetLane(hn::SumOfLanes(du, sum));
+  // Each lane took magic_bits() once per vector; without them the lanes hold small sums, which
+  // the reduction (signed arithmetic in some targets' intrinsics) adds without overflow.
   const auto magic = static_cast<uint32_t>(hn::GetLane(quantize.magic_bits()));
-  return static_cast<int32_t>(total - magic * static_cast<uint32_t>((n + N - 1) / N * N));
+  sum = hn::Sub(sum, hn::Set(du, magic * static_cast<uint32_t>((n + N - 1) / N)));
+  return static_cast<int32_t>(hn::GetLane(hn::SumOfLanes(du, sum)));
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
