@@ -58,7 +58,7 @@ HWY_INLINE V Erf(D d, V x) {
 // is what the error of either product scales with), 2^P as 2^n * 2^f with n = round(P) put in
 // the exponent bits and 2^f, |f| <= 1/2, a polynomial. Beyond |x| = 5.5, e / 2 < 2e-8: Phi is
 // 0 or 1 to within the tolerance (x * e / 2 is then below torch's own error, |x| ulp(1) / 2,
-// or rounds to x). Within 1.4 ulp of the exact value wherever the result is larger than that
+// or rounds to x). Within 1.5 ulp of the exact value wherever the result is larger than that
 // error (tests/kernels/activation_test.cc); the fits are weighted least squares made for qclip.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V GeluErf(D d, V x) {

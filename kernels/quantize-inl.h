@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "hwy/highway.h"
 #include "kernels/partial_vector-inl.h"
@@ -73,8 +72,7 @@ class Quantizer {
         hi_(hn::Set(df, static_cast<float>(q_max - zero_point))),
         magic_(hn::Set(df, kMagic)),
         zero_point_(hn::Set(DI(), zero_point)),
-        divide_(!(std::fabs(1.0f / scale) >= std::numeric_limits<float>::min() &&
-                  std::fabs(1.0f / scale) <= std::numeric_limits<float>::max())) {}
+        divide_(!std::isnormal(1.0f / scale)) {}
 
   // The quantized lanes as bits: lane = magic_bits() + q, so the low byte is q (uint8, or int8
   // in two's complement).
