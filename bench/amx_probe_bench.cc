@@ -120,7 +120,8 @@ void BM_AmxTilesFromL1(benchmark::State& state) {
 BENCHMARK(BM_AmxTilesFromL1)->Arg(0)->Arg(1);
 
 // Arg: weight layout. 8 rows x 768 against 36 matrices of 768 x 3072 (85 MB, a text tower's
-// int8 weights), 32 columns at a time.
+// int8 weights), 32 columns at a time; Arg 2: the kernel's AmxMulOneTileRowU8S8, PackWeightsS8's
+// layout, a whole 64-column panel per call.
 void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
   if (!AmxUsable()) return state.SkipWithError("no AMX here");
   constexpr size_t K = 768, N = 3072, kMatrices = 36;
@@ -131,8 +132,12 @@ void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
   const int layout = static_cast<int>(state.range(0));
   AmxBegin(8);
   Measure(state, 2.0 * 8 * K * N * kMatrices, static_cast<double>(kMatrices * K * N), [&] {
+    alignas(64) int32_t c[kAmxRows * kAmxPanelCols];
     for (size_t m = 0; m < kMatrices; ++m) {
-      for (size_t col = 0; col < N; col += kAmxCols) {
+      for (size_t col = 0; layout == 2 && col < N; col += kAmxPanelCols) {
+        AmxMulOneTileRowU8S8(a.get(), K, K, b.get() + m * K * N + col * K, 256, c);
+      }
+      for (size_t col = 0; layout != 2 && col < N; col += kAmxCols) {
         const TileAddress t = Address(b.get() + m * K * N, K, col, layout);
         TileSteps<false>(a.get(), K, t.b, t.stride, t.second, t.step, K);
       }
@@ -140,7 +145,7 @@ void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
   });
   AmxEnd();
 }
-BENCHMARK(BM_AmxOneTileRowFromMemory)->Arg(0)->Arg(1)->Iterations(5);
+BENCHMARK(BM_AmxOneTileRowFromMemory)->Arg(0)->Arg(1)->Arg(2)->Iterations(5);
 
 // Tiles 0-3 (sums) 16 x 64 bytes, 4-5 (activations) 16 rows of `a_bytes`, 6-7 (weights)
 // a_bytes / 4 rows of 64 bytes.

@@ -9,6 +9,7 @@
 #define QCLIP_KERNELS_GEMM_S8_INL_H_
 #endif
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -517,22 +518,24 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
 // Whether the per-tensor products of depth K run on AMX tiles (MulAmxU8S8; ProductRunsOnAmx).
 HWY_INLINE bool AmxTakesDepth(size_t K) { return K % kAmxK == 0 && AmxUsable(); }
 
-// The product on AMX tiles (gemm_s8_amx.h) when they are usable and K is a multiple of 64:
-// columns [col_begin, col_end) 32 at a time; rows in tiles of 16 starting at 0, 16, 32, ..., the
-// last one ending at `rows` (so it overlaps the one before when rows % 16 != 0: those rows' sums
-// are computed twice, the same, and written twice), two tiles per call; fewer than 16 rows are
-// one tile configured to that many. A task of 54 rows is then 2 calls of 2 x 2 tiles, not a
-// 32-row call, a 16-row call and a 6-row one with the tiles configured anew (each call costs
-// about the same whatever its rows: TDPBUSD's latency, not its throughput, bounds a single tile
-// row). Each tile's sums go from memory to `output` as if they came from the vector tile.
-// Returns whether it ran. Not inlined, and compiled for "avx512vnni" like the outputs it inlines
-// (see DotU8S8).
+// The product on AMX tiles (gemm_s8_amx.h) when they are usable and K is a multiple of 64, a
+// panel of 64 columns at a time. Rows in tiles of 16 starting at 0, 16, 32, ..., the last one
+// ending at `rows` (so it overlaps the one before when rows % 16 != 0: those rows' sums are
+// computed twice, the same, and written twice); fewer than 16 rows are one tile configured to
+// that many. Pairs of tiles go against 32 columns per call (2 x 2 tiles), a single or odd last
+// tile against the whole panel (4 tiles: a text query's few rows then stream the weights in
+// order). A task of 54 rows is then 2 calls of 2 x 2 tiles per 32 columns, not a 32-row call, a
+// 16-row call and a 6-row one with the tiles configured anew (each call costs about the same
+// whatever its rows: TDPBUSD's latency, not its throughput, bounds a single tile row). Each
+// tile's sums go from memory to `output` as if they came from the vector tile. Returns whether
+// it ran. Not inlined, and compiled for "avx512vnni" like the outputs it inlines (see DotU8S8).
 HWY_PUSH_ATTRIBUTES("avx512vnni")
 template <class Output>
 HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                              const int8_t* packed_b, size_t col_begin, size_t col_end,
                              const Output& output) {
   if (rows == 0 || !AmxTakesDepth(K)) return false;
+  assert(col_begin % kPackedPanelCols == 0);
   const DI32 d;
   const size_t N = hn::Lanes(d);
   const size_t group_stride = kPackedPanelCols * 4;
@@ -540,28 +543,36 @@ HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K
   const size_t tile_rows = std::min(rows, kAmxRows);
   const size_t tiles = (rows + kAmxRows - 1) / kAmxRows;
   const auto tile_start = [&](size_t t) { return std::min(t * kAmxRows, rows - tile_rows); };
-  HWY_ALIGN int32_t sums[2 * kAmxRows * kAmxCols];
-  // Sums of one tile (rows [row, row + tile_rows)) to the output.
-  const auto emit = [&](const int32_t* tile_sums, size_t row, size_t col, size_t cols) {
+  static_assert(2 * kAmxCols == kAmxPanelCols && kAmxPanelCols == kPackedPanelCols);
+  HWY_ALIGN int32_t sums[kAmxRows * kAmxPanelCols];  // 32 x 32 or 16 x 64
+  // Sums of one tile (rows [row, row + tile_rows), `stride` apart) to the output.
+  const auto emit = [&](const int32_t* tile_sums, size_t stride, size_t row, size_t col,
+                        size_t cols) {
     const Output out = output.AtRow(row);
     for (size_t i = 0; i < tile_rows; ++i) {
       for (size_t v = 0; v * N < cols; ++v) {
-        out(i, col + v * N, hn::Load(d, tile_sums + i * kAmxCols + v * N),
-            std::min(N, cols - v * N));
+        out(i, col + v * N, hn::Load(d, tile_sums + i * stride + v * N), std::min(N, cols - v * N));
       }
     }
   };
   AmxBegin(tile_rows);
-  for (size_t col = col_begin; col < col_end; col += kAmxCols) {
-    const size_t cols = std::min(kAmxCols, col_end - col);
-    const int8_t* b = packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
-    for (size_t t = 0; t < tiles; t += 2) {
-      const size_t r0 = tile_start(t);
-      const bool two = t + 1 < tiles;
-      const size_t r1 = two ? tile_start(t + 1) : 0;
-      AmxMulU8S8(a + r0 * lda, two ? a + r1 * lda : nullptr, lda, K, b, group_stride, sums);
-      emit(sums, r0, col, cols);
-      if (two) emit(sums + kAmxRows * kAmxCols, r1, col, cols);
+  for (size_t col = col_begin; col < col_end; col += kAmxPanelCols) {
+    const int8_t* panel = packed_b + col / kPackedPanelCols * panel_bytes;
+    const size_t cols = std::min(kAmxPanelCols, col_end - col);
+    const size_t pairs = tiles / 2;
+    for (size_t half = 0; pairs > 0 && half < cols; half += kAmxCols) {
+      for (size_t t = 0; t < 2 * pairs; t += 2) {
+        const size_t r0 = tile_start(t), r1 = tile_start(t + 1);
+        AmxMulTwoTileRowsU8S8(a + r0 * lda, a + r1 * lda, lda, K, panel + half * 4, group_stride,
+                              sums);
+        emit(sums, kAmxCols, r0, col + half, std::min(kAmxCols, cols - half));
+        emit(sums + kAmxRows * kAmxCols, kAmxCols, r1, col + half, std::min(kAmxCols, cols - half));
+      }
+    }
+    if (tiles % 2 != 0) {  // one tile (up to 16 rows, or an odd last one) against the whole panel
+      const size_t r = tile_start(tiles - 1);
+      AmxMulOneTileRowU8S8(a + r * lda, lda, K, panel, group_stride, sums);
+      emit(sums, kAmxPanelCols, r, col, cols);
     }
   }
   AmxEnd();

@@ -97,13 +97,10 @@ __attribute__((target("amx-tile"))) void AmxEnd() { _tile_release(); }
 constexpr size_t kTileColumnBytes = 16 * 4;
 
 // Tiles: sums 0-3 (a0's and a1's rows x columns 0-15 and 16-31), activations 4-5 (a0's and
-// a1's 16 rows), weights 6-7 (columns 0-15, 16-31). Tile numbers are immediates, hence two
-// functions.
-__attribute__((target("amx-tile,amx-int8"))) void AmxMulTwoTileRows(const uint8_t* a0,
-                                                                    const uint8_t* a1, size_t lda,
-                                                                    size_t K, const int8_t* b,
-                                                                    size_t group_stride,
-                                                                    int32_t* c) {
+// a1's 16 rows), weights 6-7 (columns 0-15, 16-31). Tile numbers are immediates.
+__attribute__((target("amx-tile,amx-int8"))) void AmxMulTwoTileRowsU8S8(
+    const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, const int8_t* b,
+    size_t group_stride, int32_t* c) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -126,12 +123,17 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMulTwoTileRows(const uint8_
   _tile_stored(3, c + kAmxRows * kAmxCols + 16, kStride);
 }
 
-__attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRow(const uint8_t* a, size_t lda,
-                                                                   size_t K, const int8_t* b,
-                                                                   size_t group_stride,
-                                                                   int32_t* c) {
+// One tile row against a whole panel (4 column tiles): every weight byte is used when it is read,
+// so the weights stream from memory in order. Tiles: sums 0-3 (columns 0-15, ..., 48-63),
+// activations 4, weights 6-7, each loaded twice per k step.
+__attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRowU8S8(const uint8_t* a, size_t lda,
+                                                                       size_t K, const int8_t* b,
+                                                                       size_t group_stride,
+                                                                       int32_t* c) {
   _tile_zero(0);
   _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
   for (size_t k = 0; k < K; k += kAmxK) {
     const int8_t* w = b + k / 4 * group_stride;
     _tile_loadd(4, a + k, lda);
@@ -139,16 +141,16 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRow(const uint8_t
     _tile_loadd(7, w + kTileColumnBytes, group_stride);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
+    _tile_loadd(6, w + 2 * kTileColumnBytes, group_stride);
+    _tile_loadd(7, w + 3 * kTileColumnBytes, group_stride);
+    _tile_dpbusd(2, 4, 6);
+    _tile_dpbusd(3, 4, 7);
   }
-  constexpr size_t kStride = kAmxCols * sizeof(int32_t);
+  constexpr size_t kStride = kAmxPanelCols * sizeof(int32_t);
   _tile_stored(0, c, kStride);
   _tile_stored(1, c + 16, kStride);
-}
-
-void AmxMulU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, const int8_t* b,
-                size_t group_stride, int32_t* c) {
-  if (a1 != nullptr) return AmxMulTwoTileRows(a0, a1, lda, K, b, group_stride, c);
-  AmxMulOneTileRow(a0, lda, K, b, group_stride, c);
+  _tile_stored(2, c + 32, kStride);
+  _tile_stored(3, c + 48, kStride);
 }
 
 #else
@@ -156,7 +158,9 @@ void AmxMulU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, cons
 void AmxConfigure(const AmxTileShapes&) {}
 void AmxBegin(size_t) {}
 void AmxEnd() {}
-void AmxMulU8S8(const uint8_t*, const uint8_t*, size_t, size_t, const int8_t*, size_t, int32_t*) {}
+void AmxMulTwoTileRowsU8S8(const uint8_t*, const uint8_t*, size_t, size_t, const int8_t*, size_t,
+                           int32_t*) {}
+void AmxMulOneTileRowU8S8(const uint8_t*, size_t, size_t, const int8_t*, size_t, int32_t*) {}
 
 #endif
 

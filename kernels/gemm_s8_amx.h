@@ -15,9 +15,10 @@
 
 namespace qclip {
 
-inline constexpr size_t kAmxRows = 16;  // rows of an activation tile
-inline constexpr size_t kAmxK = 64;     // bytes of K per activation tile (16 k groups)
-inline constexpr size_t kAmxCols = 32;  // output columns per AmxMulU8S8 call (two tiles)
+inline constexpr size_t kAmxRows = 16;       // rows of an activation tile
+inline constexpr size_t kAmxK = 64;          // bytes of K per activation tile (16 k groups)
+inline constexpr size_t kAmxCols = 32;       // output columns per AmxMulTwoTileRowsU8S8 call
+inline constexpr size_t kAmxPanelCols = 64;  // per AmxMulOneTileRowU8S8 call: a packed panel
 
 // The CPU has AMX-INT8 and the OS lets this process use the tile registers (Linux asks for them
 // with arch_prctl(ARCH_REQ_XCOMP_PERM) once), and QCLIP_AMX=0 is not set in the environment;
@@ -37,16 +38,25 @@ struct AmxTileShapes {
 // Configures the calling thread's tiles (AmxBegin's shapes, or others for a benchmark).
 void AmxConfigure(const AmxTileShapes& shapes);
 
-// The calling thread's tile configuration for AmxMulU8S8 with tiles of `rows` rows (1 to 16),
+// The calling thread's tile configuration for the products below with tiles of `rows` rows
+// (1 to 16),
 // and its release (AMX state left configured makes context switches save 8 KiB more).
 void AmxBegin(size_t rows);
 void AmxEnd();
 
-// c[r * kAmxCols + j] = sum_k a0[r * lda + k] * B[k][j] for r < the configured tile rows and
-// j < 32, and rows 16-31 of c likewise from a1 (when not null: two tiles of 16 rows, which may
-// overlap); K a multiple of kAmxK. `b` points at B's column 0 in k group 0 of a PackWeightsS8
-// panel (k groups group_stride bytes apart). Between AmxBegin and AmxEnd.
-void AmxMulU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, const int8_t* b,
-                size_t group_stride, int32_t* c);
+// c[r * kAmxCols + j] = sum_k a0[r * lda + k] * B[k][j] for r < 16 and j < 32, and rows 16-31
+// of c likewise from a1 (two tiles of 16 rows, which may overlap); K a multiple of kAmxK. `b`
+// points at B's column 0 in k group 0 of a PackWeightsS8 panel (k groups group_stride bytes
+// apart). Between AmxBegin(16) and AmxEnd.
+void AmxMulTwoTileRowsU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K,
+                           const int8_t* b, size_t group_stride, int32_t* c);
+
+// c[r * kAmxPanelCols + j] = sum_k a[r * lda + k] * B[k][j] for r < the configured tile rows and
+// j < 64: one tile row against a whole panel, `b` at its k group 0 (the panel is zero-padded to
+// 64 columns). Few rows make the product a stream of the weights from memory; taking whole
+// panels reads them in order, each byte once (12-17% more GB/s than 32 columns per call on the
+// Intel Xeon of docs/BENCHMARKS.md). Between AmxBegin and AmxEnd.
+void AmxMulOneTileRowU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
+                          size_t group_stride, int32_t* c);
 
 }  // namespace qclip

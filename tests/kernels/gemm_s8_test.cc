@@ -107,10 +107,11 @@ TEST_P(GemmS8Test, LargerTile) {
   CheckMatMul(a, RandomWeights(197, 197, rng), 197, 0, 197);
 }
 
-// Shapes the AMX tiles take on machines that have them (kernels/gemm_s8_amx.h: rows in tiles of
-// 16, two per call, the last tile overlapping the one before, fewer than 16 rows one shorter
-// tile; K a multiple of 64, else vector tiles; 32 columns at a time, partial panels included),
-// with AMX and, to compare, without.
+// Shapes the AMX tiles take on machines that have them (kernels/gemm_s8_amx.h: up to 16 rows one
+// tile of that many against whole 64-column panels; more rows in tiles of 16, two per call
+// against 32 columns, the last tile overlapping the one before, an odd one paired with it; K a
+// multiple of 64, else vector tiles; partial panels included), with AMX and, to compare,
+// without.
 TEST_P(GemmS8Test, AmxShapes) {
   std::mt19937 rng(2024);
   for (bool amx : {true, false}) {
