@@ -75,6 +75,7 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     RunGraphPasses(graph_);
     SelectRowsEarly(graph_,
                     !options_.exact && options_.int8_activations != Int8Activations::kPerTensor);
+    MergeQuantizedLinears(graph_);
   }
   RemoveDeadNodes(graph_);
 

@@ -231,6 +231,41 @@ void FuseLinearActivation(Graph& g) {
   DropDead(g, dead);
 }
 
+void MergeQuantizedLinears(Graph& g) {
+  const auto mergeable = [&](const Node& n) {
+    if (n.domain != "qclip" || n.op_type != "QuantizedLinear" || n.outputs.size() != 1 ||
+        n.outputs[0] < 0 || n.inputs.size() < 3 || n.inputs.size() > 5 || n.inputs[0] < 0 ||
+        n.inputs[1] < 0 || n.inputs[2] < 0) {
+      return false;
+    }
+    return std::all_of(n.inputs.begin() + 1, n.inputs.end(),
+                       [&](int v) { return v < 0 || g.values[v].is_constant(); });
+  };
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    if (dead[k] || !mergeable(g.nodes[k])) continue;
+    Node merged = g.nodes[k];
+    merged.inputs.resize(5, -1);
+    const std::string activation = merged.GetString("activation", "");
+    for (size_t j = k + 1; j < g.nodes.size(); ++j) {
+      const Node& n = g.nodes[j];
+      if (dead[j] || !mergeable(n) || n.inputs[0] != merged.inputs[0] ||
+          n.GetString("activation", "") != activation) {
+        continue;
+      }
+      for (size_t i = 1; i < 5; ++i)
+        merged.inputs.push_back(i < n.inputs.size() ? n.inputs[i] : -1);
+      merged.outputs.push_back(n.outputs[0]);
+      dead[j] = true;
+    }
+    if (merged.outputs.size() > 1) {
+      merged.name += "/merged";
+      g.nodes[k] = std::move(merged);
+    }
+  }
+  DropDead(g, dead);
+}
+
 void RunGraphPasses(Graph& g) {
   FuseLayerNorm(g);
   FuseGelu(g);

@@ -49,4 +49,11 @@ void SelectRowsEarly(Graph& g, bool quantized_rows_independent);
 // The passes above, in order (PromoteFloat16 excepted).
 void RunGraphPasses(Graph& g);
 
+// qclip.QuantizedLinear nodes that read the same X and apply the same activation (an attention
+// layer's Q, K and V products) -> one qclip.QuantizedLinear with an output per product, placed
+// where the first stood: X is quantized once instead of once per product (its quantization
+// depends on X alone, so the outputs do not change). Only nodes whose other inputs are all
+// constants. Runs after SelectRowsEarly, which handles single-output nodes.
+void MergeQuantizedLinears(Graph& g);
+
 }  // namespace qclip

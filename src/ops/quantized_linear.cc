@@ -305,13 +305,19 @@ bool HasInput(const KernelInit& init, size_t i) {
   return i < init.node.inputs.size() && init.node.inputs[i] >= 0;
 }
 
+// One node may hold several products of the same X (MergeQuantizedLinears: an attention layer's
+// Q, K and V): X is then quantized once for all of them.
 class QuantizedLinearKernel final : public OpKernel {
  public:
   explicit QuantizedLinearKernel(const KernelInit& init)
       : mode_(init.int8_activations), activation_(ReadActivation(init.node)) {
     const std::vector<const Tensor*>& c = init.constants;
-    if (c.size() < 3 || c.size() > 5)
-      throw Error("expected 3..5 inputs, got " + std::to_string(c.size()));
+    const size_t outputs = init.node.outputs.size();
+    if (outputs == 1 ? c.size() < 3 || c.size() > 5 : c.size() != 1 + 4 * outputs) {
+      throw Error(
+          "expected " + (outputs == 1 ? std::string("3..5") : std::to_string(1 + 4 * outputs)) +
+          " inputs for " + std::to_string(outputs) + " output(s), got " + std::to_string(c.size()));
+    }
     for (size_t i = 1; i < c.size(); ++i) {
       if (HasInput(init, i) && c[i] == nullptr) {
         throw Error("input " + std::to_string(i) +
@@ -319,39 +325,40 @@ class QuantizedLinearKernel final : public OpKernel {
                     "constant at load");
       }
     }
-    if (c[1] == nullptr || c[2] == nullptr) throw Error("W and w_scale are required");
-    const Tensor& w = *c[1];
-    RequireDType(w, {DType::kInt8, DType::kUInt8}, "W");
-    if (w.rank() != 2) throw Error("W must be 2-D, got " + ShapeToString(w.shape()));
-    K_ = static_cast<size_t>(w.dim(0));
-    N_ = static_cast<size_t>(w.dim(1));
-    const Tensor* zero_point = c.size() > 3 ? c[3] : nullptr;
-    if (zero_point != nullptr && zero_point->dtype() != w.dtype()) {
-      throw Error("w_zero_point must have W's dtype");
-    }
-    const std::vector<int32_t> zero_points = ReadZeroPoints(zero_point, N_, "w_zero_point");
-    scales_ = ReadPerColumn(*c[2], N_, "w_scale");
-    if (c.size() > 4 && c[4] != nullptr) bias_ = ReadPerColumn(*c[4], N_, "bias");
-    if (mode_ == Int8Activations::kFloat) {
-      float_weights_ = DequantizeWeights(w, zero_points);
-    } else {
-      weights_ =
-          QuantizedWeights::Pack(w.dtype(), w.raw(), K_, N_, N_, 1, zero_points,
-                                 mode_ == Int8Activations::kBlockwise, init.weights, init.pool);
+    for (size_t p = 0; p < outputs; ++p) {
+      const auto input = [&](size_t j) {
+        return 1 + 4 * p + j < c.size() ? c[1 + 4 * p + j] : nullptr;
+      };
+      if (input(0) == nullptr || input(1) == nullptr) throw Error("W and w_scale are required");
+      const Tensor& w = *input(0);
+      RequireDType(w, {DType::kInt8, DType::kUInt8}, "W");
+      if (w.rank() != 2) throw Error("W must be 2-D, got " + ShapeToString(w.shape()));
+      if (p > 0 && static_cast<size_t>(w.dim(0)) != K_) {
+        throw Error("the products of one node need the same K: W " + ShapeToString(w.shape()) +
+                    " after K = " + std::to_string(K_));
+      }
+      K_ = static_cast<size_t>(w.dim(0));
+      products_.push_back(MakeProduct(w, *input(1), input(2), input(3), init));
     }
   }
 
   void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
-    RequireInputs(in, 3, 5);
+    if (products_.size() == 1) {
+      RequireInputs(in, 3, 5);
+    } else {
+      RequireInputs(in, 1 + 4 * products_.size(), 1 + 4 * products_.size());
+    }
     RequireDType(*in[0], {DType::kFloat32}, "X");
     const Shape& x = in[0]->shape();
     if (x.empty() || static_cast<size_t>(x.back()) != K_) {
       throw Error("X has shape " + ShapeToString(x) + ", expected [..., " + std::to_string(K_) +
                   "]");
     }
-    Shape y = x;
-    y.back() = static_cast<int64_t>(N_);
-    (*out)[0] = Tensor::Meta(DType::kFloat32, y);
+    for (size_t p = 0; p < products_.size(); ++p) {
+      Shape y = x;
+      y.back() = static_cast<int64_t>(products_[p].N);
+      (*out)[p] = Tensor::Meta(DType::kFloat32, y);
+    }
   }
 
   // W, its scale and zero point and the bias are copied at load (packed or dequantized).
@@ -372,32 +379,71 @@ class QuantizedLinearKernel final : public OpKernel {
     const size_t rows = Rows(x);
     ScratchCarver carver(ctx.scratch);
     const Scratch s = Carve(carver, rows);
-    const float* bias = bias_.empty() ? nullptr : bias_.data();
-    float* y = out[0]->data<float>();
     if (mode_ == Int8Activations::kFloat) {
-      GemmEpilogue epilogue;
-      epilogue.bias = bias;
-      epilogue.activation = activation_;
-      const int64_t n = static_cast<int64_t>(N_);
-      ParallelGemm(*ctx.pool, x.data<float>(), static_cast<int64_t>(K_), *float_weights_, n, y, n,
-                   static_cast<int64_t>(rows), epilogue);
+      for (size_t p = 0; p < products_.size(); ++p) {
+        const Product& product = products_[p];
+        GemmEpilogue epilogue;
+        epilogue.bias = product.bias.empty() ? nullptr : product.bias.data();
+        epilogue.activation = activation_;
+        const int64_t n = static_cast<int64_t>(product.N);
+        ParallelGemm(*ctx.pool, x.data<float>(), static_cast<int64_t>(K_), *product.float_weights,
+                     n, out[p]->data<float>(), n, static_cast<int64_t>(rows), epilogue);
+      }
     } else if (ctx.exact || mode_ == Int8Activations::kPerTensor) {
       // Per tensor, bit for bit what ORT's DynamicQuantizeLinear feeds MatMulInteger.
-      const QuantParams p = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, s.x_q, s.ranges);
-      std::fill(s.zero_points, s.zero_points + rows, p.zero_point);
-      std::fill(s.scales, s.scales + rows, p.scale);
+      const QuantParams q = DynamicQuantize(x.data<float>(), rows * K_, *ctx.pool, s.x_q, s.ranges);
+      std::fill(s.zero_points, s.zero_points + rows, q.zero_point);
+      std::fill(s.scales, s.scales + rows, q.scale);
       const QuantizedActivations a{s.x_q, rows, K_, s.zero_points, s.row_sums};
-      MatMulQuantized(a, weights_, s.scales, scales_.data(), bias, activation_, *ctx.pool, y, N_);
+      for (size_t p = 0; p < products_.size(); ++p) {
+        const Product& product = products_[p];
+        MatMulQuantized(a, product.weights, s.scales, product.scales.data(),
+                        product.bias.empty() ? nullptr : product.bias.data(), activation_,
+                        *ctx.pool, out[p]->data<float>(), product.N);
+      }
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
       DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params,
                             s.sums);
       const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
-      MatMulQuantizedBlockwise(a, weights_, scales_.data(), bias, activation_, *ctx.pool, y, N_);
+      for (size_t p = 0; p < products_.size(); ++p) {
+        const Product& product = products_[p];
+        MatMulQuantizedBlockwise(a, product.weights, product.scales.data(),
+                                 product.bias.empty() ? nullptr : product.bias.data(), activation_,
+                                 *ctx.pool, out[p]->data<float>(), product.N);
+      }
     }
   }
 
  private:
+  // One product's weights, prepared for the mode at load.
+  struct Product {
+    size_t N = 0;
+    QuantizedWeights weights;                          // unless kFloat
+    std::shared_ptr<const PackedGemmB> float_weights;  // kFloat only
+    std::vector<float> scales;                         // [N]
+    std::vector<float> bias;                           // [N] or empty
+  };
+  Product MakeProduct(const Tensor& w, const Tensor& scale, const Tensor* zero_point,
+                      const Tensor* bias, const KernelInit& init) const {
+    Product p;
+    p.N = static_cast<size_t>(w.dim(1));
+    if (zero_point != nullptr && zero_point->dtype() != w.dtype()) {
+      throw Error("w_zero_point must have W's dtype");
+    }
+    const std::vector<int32_t> zero_points = ReadZeroPoints(zero_point, p.N, "w_zero_point");
+    p.scales = ReadPerColumn(scale, p.N, "w_scale");
+    if (bias != nullptr) p.bias = ReadPerColumn(*bias, p.N, "bias");
+    if (mode_ == Int8Activations::kFloat) {
+      p.float_weights = DequantizeWeights(w, zero_points, p.scales);
+    } else {
+      p.weights =
+          QuantizedWeights::Pack(w.dtype(), w.raw(), K_, p.N, p.N, 1, zero_points,
+                                 mode_ == Int8Activations::kBlockwise, init.weights, init.pool);
+    }
+    return p;
+  }
+
   // The quantized activations and their terms, in the step's scratch: what either integer
   // mode needs (a kernel built block-wise still runs per tensor under RunContext::exact).
   struct Scratch {
@@ -444,32 +490,30 @@ class QuantizedLinearKernel final : public OpKernel {
   }
 
   // (W - w_zero_point) * w_scale as float32, DequantizeLinear's formula, packed for the FP32 GEMM.
-  std::shared_ptr<const PackedGemmB> DequantizeWeights(
-      const Tensor& w, const std::vector<int32_t>& zero_points) const {
-    std::vector<float> dense(K_ * N_);
+  std::shared_ptr<const PackedGemmB> DequantizeWeights(const Tensor& w,
+                                                       const std::vector<int32_t>& zero_points,
+                                                       const std::vector<float>& scales) const {
+    const size_t N = scales.size();
+    std::vector<float> dense(K_ * N);
     for (size_t k = 0; k < K_; ++k) {
-      for (size_t n = 0; n < N_; ++n) {
-        const size_t i = k * N_ + n;
+      for (size_t n = 0; n < N; ++n) {
+        const size_t i = k * N + n;
         const int32_t q = w.dtype() == DType::kInt8 ? w.data<int8_t>()[i] : w.data<uint8_t>()[i];
-        dense[i] = static_cast<float>(q - zero_points[n]) * scales_[n];
+        dense[i] = static_cast<float>(q - zero_points[n]) * scales[n];
       }
     }
     GemmBView view;
     view.data = dense.data();
-    view.ld = static_cast<int64_t>(N_);
+    view.ld = static_cast<int64_t>(N);
     view.k = static_cast<int64_t>(K_);
-    view.n = static_cast<int64_t>(N_);
+    view.n = static_cast<int64_t>(N);
     return std::make_shared<const PackedGemmB>(view);
   }
 
   Int8Activations mode_;
   UnaryOp activation_;
   size_t K_ = 0;
-  size_t N_ = 0;
-  QuantizedWeights weights_;                          // unless kFloat
-  std::shared_ptr<const PackedGemmB> float_weights_;  // kFloat only
-  std::vector<float> scales_;                         // [N]
-  std::vector<float> bias_;                           // [N] or empty
+  std::vector<Product> products_;  // one per output
 };
 
 }  // namespace

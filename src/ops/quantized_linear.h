@@ -26,6 +26,10 @@ class ThreadPool;
 //            optional w_zero_point (W's dtype, scalar or [N]; absent = 0), optional bias
 //            float32 [N]: all constant at load.
 //   output:  Y float32 [..., N].
+// Several products of one X (MergeQuantizedLinears, src/graph/passes.h): inputs X, then W,
+// w_scale, w_zero_point, bias for each output (1 + 4 * outputs inputs, absent ones empty), every
+// W [K, N_i] with the same K; output i is Y_i [..., N_i], the same as a node of its own would
+// give, with X quantized once.
 // KernelInit::int8_activations chooses how X is quantized (docs/QUANTIZATION.md):
 //   kPerTensor (and any kernel run with RunContext::exact): per tensor, exactly as
 //     DynamicQuantizeLinear; Y matches ORT's unfused graph bit for bit.
