@@ -49,24 +49,7 @@ TEST(FuseLinearActivation, FixtureTowersLoseTheirGeluAndKeepTheirBits) {
     EXPECT_EQ(after.gelu, 0);
     EXPECT_EQ(after.fused, before.gelu);
 
-    const Tensor input = ReadNpy((models / c.dir / c.file).string());
-    for (Int8Activations mode :
-         {Int8Activations::kBlockwise, Int8Activations::kPerTensor, Int8Activations::kFloat}) {
-      for (int threads : {1, 2}) {
-        SCOPED_TRACE("mode " + std::to_string(static_cast<int>(mode)) + ", threads " +
-                     std::to_string(threads));
-        InterpreterOptions options;
-        options.fuse = false;  // the graphs are already rewritten
-        options.int8_activations = mode;
-        options.threads = threads;
-        const Tensor want = Interpreter(separate, options).Run({input})[0];
-        const Tensor got = Interpreter(fused, options).Run({input})[0];
-        ASSERT_EQ(want.shape(), got.shape());
-        for (int64_t i = 0; i < want.size(); ++i) {
-          ASSERT_EQ(want.data<float>()[i], got.data<float>()[i]) << i;
-        }
-      }
-    }
+    test::ExpectSameBits(separate, fused, ReadNpy((models / c.dir / c.file).string()));
   }
 }
 

@@ -27,28 +27,6 @@ std::map<size_t, int> OutputCounts(const Graph& g) {
   return counts;
 }
 
-// Runs `separate` and `merged` (already rewritten) in every activation mode at 1 and 2 threads
-// and expects the same bits.
-void ExpectSameBits(const Graph& separate, const Graph& merged, const Tensor& input) {
-  for (Int8Activations mode :
-       {Int8Activations::kBlockwise, Int8Activations::kPerTensor, Int8Activations::kFloat}) {
-    for (int threads : {1, 2}) {
-      SCOPED_TRACE("mode " + std::to_string(static_cast<int>(mode)) + ", threads " +
-                   std::to_string(threads));
-      InterpreterOptions options;
-      options.fuse = false;  // the graphs are already rewritten
-      options.int8_activations = mode;
-      options.threads = threads;
-      const Tensor want = Interpreter(separate, options).Run({input})[0];
-      const Tensor got = Interpreter(merged, options).Run({input})[0];
-      ASSERT_EQ(want.shape(), got.shape());
-      for (int64_t i = 0; i < want.size(); ++i) {
-        ASSERT_EQ(want.data<float>()[i], got.data<float>()[i]) << i;
-      }
-    }
-  }
-}
-
 // Model `file` of tower `c` after RunGraphPasses, twice.
 std::pair<Graph, Graph> LoadFused(const test::TowerFixture& c, const char* file) {
   const std::string path = (test::FixtureModels() / c.dir / file).string();
@@ -87,7 +65,8 @@ TEST(MergeQuantizedLinears, FixtureTowersQuantizeEachInputOnceAndKeepTheirBits) 
           EXPECT_EQ(++readers[key], 1) << n.name;
         }
       }
-      ExpectSameBits(separate, merged, ReadNpy((test::FixtureModels() / c.dir / c.file).string()));
+      test::ExpectSameBits(separate, merged,
+                           ReadNpy((test::FixtureModels() / c.dir / c.file).string()));
     }
   }
 }
@@ -115,7 +94,8 @@ TEST(MergeQuantizedLinears, NodesThatDifferStayApart) {
   const std::map<size_t, int> counts = OutputCounts(merged);
   EXPECT_EQ(counts.at(2), 1);  // Q and V of the first layer
   EXPECT_GE(counts.at(3), 1);  // the other layers
-  ExpectSameBits(separate, merged, ReadNpy((test::FixtureModels() / c.dir / c.file).string()));
+  test::ExpectSameBits(separate, merged,
+                       ReadNpy((test::FixtureModels() / c.dir / c.file).string()));
 }
 
 TEST(MergeQuantizedLinears, MalformedMergedNodesAreRefused) {

@@ -43,6 +43,28 @@ inline PassPair LoadWithAndWithoutPass(const TowerFixture& c, const char* file,
   return p;
 }
 
+// `separate` and `fused` (both already rewritten) give the same bits for `input` in every INT8
+// activation mode, at 1 and 2 threads.
+inline void ExpectSameBits(const Graph& separate, const Graph& fused, const Tensor& input) {
+  for (Int8Activations mode :
+       {Int8Activations::kBlockwise, Int8Activations::kPerTensor, Int8Activations::kFloat}) {
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE("mode " + std::to_string(static_cast<int>(mode)) + ", threads " +
+                   std::to_string(threads));
+      InterpreterOptions options;
+      options.fuse = false;
+      options.int8_activations = mode;
+      options.threads = threads;
+      const Tensor want = Interpreter(separate, options).Run({input})[0];
+      const Tensor got = Interpreter(fused, options).Run({input})[0];
+      ASSERT_EQ(want.shape(), got.shape());
+      for (int64_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(want.data<float>()[i], got.data<float>()[i]) << i;
+      }
+    }
+  }
+}
+
 // Making an interpreter of the already rewritten `g` fails with an error that names `what`.
 inline void ExpectRefused(const Graph& g, const std::string& what) {
   InterpreterOptions options;
