@@ -39,8 +39,7 @@ struct AmxTileShapes {
 void AmxConfigure(const AmxTileShapes& shapes);
 
 // The calling thread's tile configuration for the products below with tiles of `rows` rows
-// (1 to 16),
-// and its release (AMX state left configured makes context switches save 8 KiB more).
+// (1 to 16), and its release (AMX state left configured makes context switches save 8 KiB more).
 void AmxBegin(size_t rows);
 void AmxEnd();
 

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <string>
+#include <utility>
 
 namespace qclip {
 
@@ -241,27 +244,24 @@ void MergeQuantizedLinears(Graph& g) {
     return std::all_of(n.inputs.begin() + 1, n.inputs.end(),
                        [&](int v) { return v < 0 || g.values[v].is_constant(); });
   };
+  // The first node of each (X, activation), which takes the later ones' products: one lookup per
+  // node, so that a file of many products loads in n log n.
+  std::map<std::pair<int, std::string>, size_t> first;
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t k = 0; k < g.nodes.size(); ++k) {
-    if (dead[k] || !mergeable(g.nodes[k])) continue;
-    Node merged = g.nodes[k];
-    merged.inputs.resize(5, -1);
-    const std::string activation = merged.GetString("activation", "");
-    for (size_t j = k + 1; j < g.nodes.size(); ++j) {
-      const Node& n = g.nodes[j];
-      if (dead[j] || !mergeable(n) || n.inputs[0] != merged.inputs[0] ||
-          n.GetString("activation", "") != activation) {
-        continue;
-      }
-      for (size_t i = 1; i < 5; ++i)
-        merged.inputs.push_back(i < n.inputs.size() ? n.inputs[i] : -1);
-      merged.outputs.push_back(n.outputs[0]);
-      dead[j] = true;
-    }
-    if (merged.outputs.size() > 1) {
+    const Node& n = g.nodes[k];
+    if (!mergeable(n)) continue;
+    const auto [it, inserted] =
+        first.emplace(std::make_pair(n.inputs[0], n.GetString("activation", "")), k);
+    if (inserted) continue;
+    Node& merged = g.nodes[it->second];
+    if (merged.outputs.size() == 1) {
+      merged.inputs.resize(5, -1);
       merged.name += "/merged";
-      g.nodes[k] = std::move(merged);
     }
+    for (size_t i = 1; i < 5; ++i) merged.inputs.push_back(i < n.inputs.size() ? n.inputs[i] : -1);
+    merged.outputs.push_back(n.outputs[0]);
+    dead[k] = true;
   }
   DropDead(g, dead);
 }
