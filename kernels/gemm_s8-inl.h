@@ -9,7 +9,6 @@
 #define QCLIP_KERNELS_GEMM_S8_INL_H_
 #endif
 
-#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -543,7 +542,7 @@ HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K
                              const int8_t* packed_b, size_t col_begin, size_t col_end,
                              const Output& output) {
   if (rows == 0 || !AmxTakesDepth(K)) return false;
-  assert(col_begin % kPackedPanelCols == 0);
+  HWY_DASSERT(col_begin % kPackedPanelCols == 0);
   const DI32 d;
   const size_t N = hn::Lanes(d);
   const size_t group_stride = kPackedPanelCols * 4;

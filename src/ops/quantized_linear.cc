@@ -383,7 +383,7 @@ class QuantizedLinearKernel final : public OpKernel {
       for (size_t p = 0; p < products_.size(); ++p) {
         const Product& product = products_[p];
         GemmEpilogue epilogue;
-        epilogue.bias = product.bias.empty() ? nullptr : product.bias.data();
+        epilogue.bias = product.Bias();
         epilogue.activation = activation_;
         const int64_t n = static_cast<int64_t>(product.N);
         ParallelGemm(*ctx.pool, x.data<float>(), static_cast<int64_t>(K_), *product.float_weights,
@@ -397,9 +397,8 @@ class QuantizedLinearKernel final : public OpKernel {
       const QuantizedActivations a{s.x_q, rows, K_, s.zero_points, s.row_sums};
       for (size_t p = 0; p < products_.size(); ++p) {
         const Product& product = products_[p];
-        MatMulQuantized(a, product.weights, s.scales, product.scales.data(),
-                        product.bias.empty() ? nullptr : product.bias.data(), activation_,
-                        *ctx.pool, out[p]->data<float>(), product.N);
+        MatMulQuantized(a, product.weights, s.scales, product.scales.data(), product.Bias(),
+                        activation_, *ctx.pool, out[p]->data<float>(), product.N);
       }
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
@@ -408,9 +407,8 @@ class QuantizedLinearKernel final : public OpKernel {
       const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
       for (size_t p = 0; p < products_.size(); ++p) {
         const Product& product = products_[p];
-        MatMulQuantizedBlockwise(a, product.weights, product.scales.data(),
-                                 product.bias.empty() ? nullptr : product.bias.data(), activation_,
-                                 *ctx.pool, out[p]->data<float>(), product.N);
+        MatMulQuantizedBlockwise(a, product.weights, product.scales.data(), product.Bias(),
+                                 activation_, *ctx.pool, out[p]->data<float>(), product.N);
       }
     }
   }
@@ -423,6 +421,7 @@ class QuantizedLinearKernel final : public OpKernel {
     std::shared_ptr<const PackedGemmB> float_weights;  // kFloat only
     std::vector<float> scales;                         // [N]
     std::vector<float> bias;                           // [N] or empty
+    const float* Bias() const { return bias.empty() ? nullptr : bias.data(); }
   };
   Product MakeProduct(const Tensor& w, const Tensor& scale, const Tensor* zero_point,
                       const Tensor* bias, const KernelInit& init) const {

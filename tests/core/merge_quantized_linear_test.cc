@@ -27,13 +27,10 @@ std::map<size_t, int> OutputCounts(const Graph& g) {
   return counts;
 }
 
-// Model `file` of tower `c` after RunGraphPasses, twice.
-std::pair<Graph, Graph> LoadFused(const test::TowerFixture& c, const char* file) {
-  const std::string path = (test::FixtureModels() / c.dir / file).string();
-  std::pair<Graph, Graph> p{LoadOnnxModel(path), LoadOnnxModel(path)};
-  RunGraphPasses(p.first);
-  RunGraphPasses(p.second);
-  return p;
+// Model `file` of tower `c` after RunGraphPasses, twice (MergeQuantizedLinears is not one of
+// them: the tests apply it to one copy).
+test::PassPair LoadFused(const test::TowerFixture& c, const char* file) {
+  return test::LoadWithAndWithoutPass(c, file, RunGraphPasses);
 }
 
 // The text tower (HF BERT: separate query, key and value Linears) gets one 3-output node per
@@ -100,7 +97,7 @@ TEST(MergeQuantizedLinears, NodesThatDifferStayApart) {
 
 TEST(MergeQuantizedLinears, MalformedMergedNodesAreRefused) {
   const test::TowerFixture& c = TextTower();
-  Graph g = LoadFused(c, "int8_qint8.onnx").first;
+  Graph g = LoadFused(c, "int8_qint8.onnx").separate;
   MergeQuantizedLinears(g);
   Node* merged = nullptr;
   int other_k = -1;  // a W whose K differs from the merged products' (the MLP's second product)
