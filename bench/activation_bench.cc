@@ -4,13 +4,14 @@
 //   build/bench/activation_bench
 //
 // items_per_second counts outputs; the epilogue of a ViT-B/16 image applies GELU to 12 x 197
-// x 3072 = 7.3 M values.
+// x 3072 = 7.3 M values, its attention Softmax to 12 x 12 x 197 x 197 = 5.6 M.
 #include <benchmark/benchmark.h>
 
 #include <random>
 #include <vector>
 
 #include "kernels/activation.h"
+#include "kernels/norm.h"
 
 namespace qclip {
 namespace {
@@ -34,6 +35,21 @@ BENCHMARK(BM_Unary)
     ->Arg(static_cast<int>(UnaryOp::kErf))
     ->Arg(static_cast<int>(UnaryOp::kGeluTanh))
     ->Arg(static_cast<int>(UnaryOp::kExp));
+
+// Softmax over one attention block's scores: 48 query rows of 197 keys (ViT-B/16), in L1.
+void BM_Softmax(benchmark::State& state) {
+  const size_t rows = 48, cols = static_cast<size_t>(state.range(0));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  std::vector<float> in(rows * cols), out(rows * cols);
+  for (float& v : in) v = dist(rng);
+  for (auto _ : state) {
+    SoftmaxF32(in.data(), rows, cols, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * rows * cols));
+}
+BENCHMARK(BM_Softmax)->ArgName("cols")->Arg(197)->Arg(256);
 
 }  // namespace
 }  // namespace qclip

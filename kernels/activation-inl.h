@@ -101,6 +101,31 @@ HWY_INLINE V Sigmoid(D d, V x) {
   return hn::IfThenElse(hn::IsNaN(x), x, hn::Div(numerator, hn::Add(one, e)));
 }
 
+// exp(x) for x <= 0, the x - max(row) of a softmax, in fewer operations than Highway's general
+// Exp: n = round(x / ln 2) (clamped at -127), r = x - n ln 2 with ln 2 in two parts (Cody and
+// Waite: n times the 16-bit high part is exact), e^r a degree-6 polynomial on |r| <= ln(2) / 2
+// (a relative-error fit made for qclip, within 0.9 ulp in float), times 2^n built in the exponent
+// bits. Results below 2^-126 (x < -87.34) are 0; -inf gives 0; NaN stays NaN (it reaches the
+// result through r, whatever the clamp does with it). Within 2 ulp of exp(x) elsewhere
+// (tests/kernels/activation_test.cc).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE V ExpNonPositive(D d, V x) {
+  static constexpr float kExpSmall[] = {1.0f,         1.0f,          0.49999991f,  0.1666642f,
+                                        0.041668225f, 0.0083748158f, 0.0013836842f};
+  const hn::RebindToSigned<D> di;
+  const V t = hn::Max(hn::Mul(x, hn::Set(d, 1.44269504f)), hn::Set(d, -127.0f));
+  // t + 1.5 * 2^23 rounds t to the integer n and holds it in the low mantissa bits (see GeluErf).
+  const V magic = hn::Set(d, 12582912.0f);
+  const V rounded = hn::Add(t, magic);
+  const V n = hn::Sub(rounded, magic);
+  V r = hn::MulAdd(n, hn::Set(d, -0.693145751953125f), x);
+  r = hn::MulAdd(n, hn::Set(d, -1.42860677e-6f), r);
+  const auto exponent =
+      hn::Add(hn::ShiftLeft<23>(hn::BitCast(di, rounded)), hn::Set(di, 127 << 23));
+  const V y = hn::Mul(Polynomial(d, r, kExpSmall), hn::BitCast(d, exponent));  // 2^n: a float
+  return hn::IfThenZeroElse(hn::Lt(x, hn::Set(d, -87.336544f)), y);            // product keeps NaN
+}
+
 // exp(x) with IEEE results outside Highway's valid range: +inf above log(FLT_MAX), NaN kept.
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V ExpIeee(D d, V x) {

@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include <string.h>
+
 #include <algorithm>
 
 #include "hwy/highway.h"
@@ -49,6 +51,16 @@ HWY_INLINE V LoadUpTo(D d, const float* p, size_t count) {
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE void StoreUpTo(D d, V v, float* p, size_t count) {
   StoreFirstN(v, d, p, std::min(count, hn::Lanes(d)));
+}
+
+// row[i] *= scale for i in [0, n).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void ScaleRow(D d, float scale, float* row, size_t n) {
+  const size_t N = hn::Lanes(d);
+  const V s = hn::Set(d, scale);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, row + i), s), d, row + i);
+  if (i < n) StoreFirstN(hn::Mul(LoadFirstN(d, row + i, n - i), s), d, row + i, n - i);
 }
 
 // C[0:kRows, 0:width] = init + bias + A[0:kRows, 0:kc] · B[0:kc, 0:width] with B rows
@@ -162,6 +174,11 @@ HWY_INLINE void GemmTileLoop(D d, const float* a, size_t lda, size_t k, const Pa
       }
     }
   }
+  if (epilogue.row_scale != nullptr) {
+    for (size_t row = row0; row < row1; ++row) {
+      ScaleRow(d, epilogue.row_scale[row], c + row * ldc + col0, col1 - col0);
+    }
+  }
   if (epilogue.activation != UnaryOp::kIdentity) {
     for (size_t row = row0; row < row1; ++row) {
       float* c_row = c + row * ldc + col0;
@@ -179,6 +196,66 @@ HWY_INLINE void GemmPackedTile(const float* a, size_t lda, const PackedGemmB& b,
   GemmTileLoop(d, a, lda, b.k(), panel, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
 }
 
+// Rows [k0, k0 + kc) of B's columns [col0, col0 + kGemmPanelWidth), scaled, as kc rows of
+// kGemmPanelWidth floats, zero past column n: PackGemmPanel (gemm_f32.h) for one target. B may
+// lie at any alignment (a weight viewed in a mapped file): it is read with unaligned loads, values
+// at the edges with memcpy. A transposed B (attention's Kᵀ) is read as 4 x 4 blocks of its rows,
+// transposed in 128-bit vectors.
+HWY_INLINE void PackPanel(const GemmBView& b, size_t k0, size_t kc, size_t col0, float* out) {
+  const size_t width = std::min<size_t>(kGemmPanelWidth, static_cast<size_t>(b.n) - col0);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(b.data);
+  const auto at = [&](size_t row, size_t col) {  // B's storage row `row`, element `col`
+    return bytes + (row * static_cast<size_t>(b.ld) + col) * sizeof(float);
+  };
+  const auto value = [&](const unsigned char* p) {
+    float v;
+    memcpy(&v, p, sizeof(v));
+    return v * b.scale;
+  };
+  size_t j = 0;  // panel columns [0, j) are written for rows [0, k4); all columns past k4
+  size_t k4 = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::Full128<float> d4;
+  using V4 = hn::Vec<decltype(d4)>;
+  const V4 scale = hn::Set(d4, b.scale);
+  const auto load4 = [&](const unsigned char* p)
+                         HWY_ATTR { return hn::LoadU(d4, reinterpret_cast<const float*>(p)); };
+  const size_t width4 = width - width % 4;
+  k4 = kc - kc % 4;
+  if (b.transposed) {  // panel column j is storage row col0 + j, contiguous along k
+    for (; j < width4; j += 4) {
+      for (size_t k = 0; k < k4; k += 4) {
+        const V4 r0 = load4(at(col0 + j, k0 + k)), r1 = load4(at(col0 + j + 1, k0 + k));
+        const V4 r2 = load4(at(col0 + j + 2, k0 + k)), r3 = load4(at(col0 + j + 3, k0 + k));
+        const V4 t0 = hn::InterleaveLower(d4, r0, r1), t1 = hn::InterleaveLower(d4, r2, r3);
+        const V4 t2 = hn::InterleaveUpper(d4, r0, r1), t3 = hn::InterleaveUpper(d4, r2, r3);
+        float* o = out + k * kGemmPanelWidth + j;
+        hn::StoreU(hn::Mul(hn::ConcatLowerLower(d4, t1, t0), scale), d4, o);
+        hn::StoreU(hn::Mul(hn::ConcatUpperUpper(d4, t1, t0), scale), d4, o + kGemmPanelWidth);
+        hn::StoreU(hn::Mul(hn::ConcatLowerLower(d4, t3, t2), scale), d4, o + 2 * kGemmPanelWidth);
+        hn::StoreU(hn::Mul(hn::ConcatUpperUpper(d4, t3, t2), scale), d4, o + 3 * kGemmPanelWidth);
+      }
+    }
+  } else {  // panel row k is part of storage row k0 + k
+    for (size_t k = 0; k < k4; ++k) {
+      for (size_t jj = 0; jj < width4; jj += 4) {
+        hn::StoreU(hn::Mul(load4(at(k0 + k, col0 + jj)), scale), d4,
+                   out + k * kGemmPanelWidth + jj);
+      }
+    }
+    j = width4;
+  }
+#endif
+  // The rest value by value: columns [j, width) of rows [0, k4), all columns of rows [k4, kc).
+  for (size_t k = 0; k < kc; ++k) {
+    for (size_t jj = k < k4 ? j : 0; jj < width; ++jj) {
+      out[k * kGemmPanelWidth + jj] =
+          value(b.transposed ? at(col0 + jj, k0 + k) : at(k0 + k, col0 + jj));
+    }
+    std::fill(out + k * kGemmPanelWidth + width, out + (k + 1) * kGemmPanelWidth, 0.0f);
+  }
+}
+
 // One tile of C = A · B with B packed block by block into a buffer on the stack (128 KiB) that
 // stays in cache while the tile's rows use it.
 HWY_INLINE void GemmViewTile(const float* a, size_t lda, const GemmBView& b, float* c, size_t ldc,
@@ -186,7 +263,7 @@ HWY_INLINE void GemmViewTile(const float* a, size_t lda, const GemmBView& b, flo
   const hn::ScalableTag<float> d;
   HWY_ALIGN float buf[kGemmDepth * kGemmPanelWidth];
   auto panel = [&b, &buf](size_t p, size_t k0, size_t kc) HWY_ATTR {
-    PackGemmPanel(b, k0, kc, p * kGemmPanelWidth, buf);
+    PackPanel(b, k0, kc, p * kGemmPanelWidth, buf);
     return static_cast<const float*>(buf);
   };
   GemmTileLoop(d, a, lda, b.k, panel, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);

@@ -25,6 +25,17 @@ void GemmViewTileF32(const float* a, int64_t lda, const GemmBView& b, float* c, 
   GemmViewTile(a, lda, b, c, ldc, t, epilogue);
 }
 
+void PackGemmPanelF32(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, float* out) {
+  PackPanel(b, k0, kc, col0, out);
+}
+
+// Every panel of B into PackedGemmB's layout at `out`.
+void PackGemmBF32(const GemmBView& b, float* out) {
+  for (int64_t col0 = 0; col0 < b.n; col0 += kGemmPanelWidth) {
+    PackPanel(b, 0, b.k, col0, out + col0 * b.k);
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace qclip
@@ -40,32 +51,11 @@ namespace qclip {
 
 HWY_EXPORT(GemmPackedTileF32);
 HWY_EXPORT(GemmViewTileF32);
+HWY_EXPORT(PackGemmPanelF32);
+HWY_EXPORT(PackGemmBF32);
 
-// B's values are read with memcpy: weights may lie misaligned in a mapped model file
-// (GemmBView). A row of a plain B is one copy; a transposed B is gathered value by value.
 void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, float* out) {
-  const int64_t width = std::min(kGemmPanelWidth, b.n - col0);
-  const auto* bytes = reinterpret_cast<const unsigned char*>(b.data);
-  if (b.transposed) {  // column j of the panel is contiguous in B's storage: read it in order
-    for (int64_t j = 0; j < width; ++j) {
-      const unsigned char* column = bytes + ((col0 + j) * b.ld + k0) * sizeof(float);
-      for (int64_t k = 0; k < kc; ++k) {
-        std::memcpy(out + k * kGemmPanelWidth + j, column + k * sizeof(float), sizeof(float));
-      }
-    }
-  } else {
-    for (int64_t k = 0; k < kc; ++k) {
-      std::memcpy(out + k * kGemmPanelWidth, bytes + ((k0 + k) * b.ld + col0) * sizeof(float),
-                  width * sizeof(float));
-    }
-  }
-  for (int64_t k = 0; k < kc; ++k) {
-    float* row = out + k * kGemmPanelWidth;
-    if (b.scale != 1.0f) {
-      for (int64_t j = 0; j < width; ++j) row[j] *= b.scale;
-    }
-    std::fill(row + width, row + kGemmPanelWidth, 0.0f);
-  }
+  HWY_DYNAMIC_DISPATCH(PackGemmPanelF32)(b, k0, kc, col0, out);
 }
 
 PackedGemmB::PackedGemmB(const GemmBView& b) : k_(b.k), n_(b.n) {
@@ -81,12 +71,7 @@ PackedGemmB::PackedGemmB(const GemmBView& b, float* storage) : k_(b.k), n_(b.n),
   Pack(b);
 }
 
-void PackedGemmB::Pack(const GemmBView& b) {
-  const int64_t panels = (b.n + kGemmPanelWidth - 1) / kGemmPanelWidth;
-  for (int64_t p = 0; p < panels; ++p) {
-    PackGemmPanel(b, 0, b.k, p * kGemmPanelWidth, data_ + p * b.k * kGemmPanelWidth);
-  }
-}
+void PackedGemmB::Pack(const GemmBView& b) { HWY_DYNAMIC_DISPATCH(PackGemmBF32)(b, data_); }
 
 namespace {
 

@@ -36,11 +36,13 @@ constexpr int64_t kGemmTileRowsMin = 96;
 constexpr int64_t kGemmTileCols = 4 * kGemmPanelWidth;
 constexpr int64_t kGemmTilesPerThread = 4;
 
-// What is added to the product, and the activation applied to the sum.
+// What is added to the product, the factor each row of the sum is multiplied by, and the
+// activation applied to the result: C[r, :] = act(row_scale[r] * (A · B + bias + R)[r, :]).
 struct GemmEpilogue {
-  const float* bias = nullptr;    // [n] added to every row, or null
-  const float* addend = nullptr;  // R[0, 0] of an [m, n] matrix with row stride ld_addend, or
-  int64_t ld_addend = 0;          // null; may be C itself (same stride): C += A · B
+  const float* bias = nullptr;       // [n] added to every row, or null
+  const float* addend = nullptr;     // R[0, 0] of an [m, n] matrix with row stride ld_addend, or
+  int64_t ld_addend = 0;             // null; may be C itself (same stride): C += A · B
+  const float* row_scale = nullptr;  // [m], indexed by the output's row, or null
   UnaryOp activation = UnaryOp::kIdentity;
 };
 

@@ -14,8 +14,8 @@
 #include <cmath>
 #include <limits>
 
-#include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "kernels/activation-inl.h"
 #include "kernels/partial_vector-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -69,9 +69,10 @@ HWY_INLINE void LayerNormRow(D d, const float* x, const float* scale, const floa
   }
 }
 
-// Softmax of one row of `cols` floats; see SoftmaxF32 in norm.h.
+// out = exp(x - max(x)) for one row of `cols` floats; returns the sum of out (0 for an empty
+// row). See SoftmaxExpF32 in norm.h.
 template <class D, class V = hn::Vec<D>>
-HWY_INLINE void SoftmaxRow(D d, const float* x, size_t cols, float* out) {
+HWY_INLINE float SoftmaxExpRow(D d, const float* x, size_t cols, float* out) {
   const size_t N = hn::Lanes(d);
   const size_t full = cols - cols % N;
   const size_t tail = cols - full;
@@ -94,20 +95,31 @@ HWY_INLINE void SoftmaxRow(D d, const float* x, size_t cols, float* out) {
   if (tail != 0) max1 = hn::Max(max1, load_tail());
   const V max_v = hn::MaxOfLanes(d, hn::Max(max0, max1));
 
+  // x - max <= 0 (or NaN: a NaN in the row, or a row of -inf, stays NaN).
   V sum = hn::Zero(d);
   for (i = 0; i < full; i += N) {
-    const V e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + i), max_v));
+    const V e = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i), max_v));
     hn::StoreU(e, d, out + i);
     sum = hn::Add(sum, e);
   }
   if (tail != 0) {
-    const V e = hn::Exp(d, hn::Sub(load_tail(), max_v));
+    const V e = ExpNonPositive(d, hn::Sub(load_tail(), max_v));
     StoreFirstN(e, d, out + full, tail);
     sum = hn::Add(sum, e);
   }
+  return hn::GetLane(hn::SumOfLanes(d, sum));
+}
 
-  const V inv_sum = hn::Div(hn::Set(d, 1.0f), hn::SumOfLanes(d, sum));
-  for (i = 0; i < full; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, out + i), inv_sum), d, out + i);
+// Softmax of one row of `cols` floats; see SoftmaxF32 in norm.h.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void SoftmaxRow(D d, const float* x, size_t cols, float* out) {
+  const size_t N = hn::Lanes(d);
+  const size_t full = cols - cols % N;
+  const size_t tail = cols - full;
+  const V inv_sum = hn::Set(d, 1.0f / SoftmaxExpRow(d, x, cols, out));
+  for (size_t i = 0; i < full; i += N) {
+    hn::StoreU(hn::Mul(hn::LoadU(d, out + i), inv_sum), d, out + i);
+  }
   if (tail != 0) {
     StoreFirstN(hn::Mul(LoadFirstN(d, out + full, tail), inv_sum), d, out + full, tail);
   }

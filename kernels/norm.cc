@@ -26,6 +26,14 @@ void SoftmaxF32(const float* x, size_t rows, size_t cols, float* out) {
   for (size_t r = 0; r < rows; ++r) SoftmaxRow(d, x + r * cols, cols, out + r * cols);
 }
 
+void SoftmaxExpF32(const float* x, size_t rows, size_t cols, float* out, float* inv_sum) {
+  const hn::ScalableTag<float> d;
+  for (size_t r = 0; r < rows; ++r) {
+    const float sum = SoftmaxExpRow(d, x + r * cols, cols, out + r * cols);
+    inv_sum[r] = cols == 0 ? 0.0f : 1.0f / sum;
+  }
+}
+
 // NOLINTNEXTLINE(google-readability-namespace-comments)
 }  // namespace HWY_NAMESPACE
 }  // namespace qclip
@@ -36,6 +44,7 @@ namespace qclip {
 
 HWY_EXPORT(LayerNormF32);
 HWY_EXPORT(SoftmaxF32);
+HWY_EXPORT(SoftmaxExpF32);
 
 void LayerNormF32(const float* x, const float* scale, const float* bias, size_t rows, size_t cols,
                   float epsilon, float* out, float* mean, float* inv_std_dev) {
@@ -44,6 +53,10 @@ void LayerNormF32(const float* x, const float* scale, const float* bias, size_t 
 
 void SoftmaxF32(const float* x, size_t rows, size_t cols, float* out) {
   HWY_DYNAMIC_DISPATCH(SoftmaxF32)(x, rows, cols, out);
+}
+
+void SoftmaxExpF32(const float* x, size_t rows, size_t cols, float* out, float* inv_sum) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxExpF32)(x, rows, cols, out, inv_sum);
 }
 
 }  // namespace qclip

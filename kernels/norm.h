@@ -18,4 +18,9 @@ void LayerNormF32(const float* x, const float* scale, const float* bias, size_t 
 // `x`.
 void SoftmaxF32(const float* x, size_t rows, size_t cols, float* out);
 
+// The same without the division: out = exp(x - max(x)) and inv_sum[r] = 1 / sum(out's row) (0
+// for an empty row), so that the softmax is out * inv_sum. Attention divides its product P·V
+// instead of P: a row of E = 64 values instead of one of T keys. `out` may equal `x`.
+void SoftmaxExpF32(const float* x, size_t rows, size_t cols, float* out, float* inv_sum);
+
 }  // namespace qclip

@@ -329,12 +329,21 @@ class AttentionKernel final : public OpKernel {
           for (int64_t t = 0; t < l.T; ++t) scores[i * l.T + t] += m[i * ms + t * mt];
         }
       }
-      SoftmaxF32(scores, static_cast<size_t>(n), static_cast<size_t>(l.T), scores);
-      if (nan_to_zero_) {
-        for (int64_t i = 0; i < n * l.T; ++i) scores[i] = std::isnan(scores[i]) ? 0.0f : scores[i];
+      // P·V from the unnormalised exponentials, each output row then divided by its row's sum:
+      // E multiplications per row instead of T.
+      float inv_sum[kBlockRows];
+      SoftmaxExpF32(scores, static_cast<size_t>(n), static_cast<size_t>(l.T), scores, inv_sum);
+      if (nan_to_zero_) {  // a row with a NaN probability has a NaN sum: all of it becomes 0
+        for (int64_t i = 0; i < n; ++i) {
+          if (!std::isnan(inv_sum[i])) continue;
+          std::fill(scores + i * l.T, scores + (i + 1) * l.T, 0.0f);
+          inv_sum[i] = 0.0f;
+        }
       }
       float* c = y + HeadOffset(l.out, l.lead, head) + b0 * l.out.strides[r];
-      GemmF32(scores, l.T, packed_v, c, l.out.strides[r], n);
+      GemmEpilogue normalize;
+      normalize.row_scale = inv_sum;
+      GemmF32(scores, l.T, packed_v, c, l.out.strides[r], n, normalize);
     }
   }
 

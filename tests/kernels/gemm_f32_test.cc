@@ -207,6 +207,69 @@ TEST_P(GemmF32Test, ScaleOfB) {
   }
 }
 
+// PackGemmPanel against the layout it documents, value by value: B plain and transposed, scaled,
+// at a byte address that is not a float's (a weight in a mapped file), every width and depth
+// 0..4N+1 around the 4 x 4 blocks of the transposed path, k0 and col0 inside B.
+TEST_P(GemmF32Test, PackGemmPanelMatchesLayout) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  for (const bool transposed : {false, true}) {
+    for (int64_t n = 1; n <= 70; n += n < 18 ? 1 : 13) {
+      for (int64_t kc = 0; kc <= 17; ++kc) {
+        const int64_t k0 = 3, col0 = n > kGemmPanelWidth ? kGemmPanelWidth : 0;
+        const int64_t k = k0 + kc, rows = transposed ? n : k, cols = transposed ? k : n;
+        const int64_t ld = cols + 2;
+        std::vector<unsigned char> storage(1 + rows * ld * sizeof(float));
+        std::vector<float> values(rows * ld);
+        for (float& v : values) v = dist(rng);
+        std::memcpy(storage.data() + 1, values.data(), values.size() * sizeof(float));
+        GemmBView b;
+        b.data = reinterpret_cast<const float*>(storage.data() + 1);  // misaligned on purpose
+        b.ld = ld;
+        b.k = k;
+        b.n = n;
+        b.transposed = transposed;
+        b.scale = 0.75f;
+        std::vector<float> out(kc * kGemmPanelWidth, -9.0f);
+        PackGemmPanel(b, k0, kc, col0, out.data());
+        for (int64_t kk = 0; kk < kc; ++kk) {
+          for (int64_t j = 0; j < kGemmPanelWidth; ++j) {
+            const int64_t col = col0 + j, row = k0 + kk;
+            const float expected =
+                col >= n ? 0.0f : 0.75f * values[transposed ? col * ld + row : row * ld + col];
+            ASSERT_EQ(out[kk * kGemmPanelWidth + j], expected)
+                << (transposed ? "transposed" : "plain") << " n " << n << " kc " << kc << " at ("
+                << kk << ", " << j << ")";
+          }
+        }
+      }
+    }
+  }
+}
+
+// row_scale multiplies each output row after the bias and the addend (attention's deferred
+// softmax division); a power of two, so the result is exact.
+TEST_P(GemmF32Test, RowScale) {
+  const int64_t m = 13, n = 70, k = 40;
+  const Matrix a(m, k, k, 0, 1), b(k, n, n, 0, 2), bias(1, n, n, 0, 4);
+  const GemmBView view{b.data(), n, k, n, false};
+  std::vector<float> row_scale(m);
+  for (int64_t i = 0; i < m; ++i) row_scale[i] = std::ldexp(1.0f, static_cast<int>(i % 5) - 2);
+  GemmEpilogue plain, scaled;
+  plain.bias = scaled.bias = bias.data();
+  scaled.row_scale = row_scale.data();
+  Matrix c(m, n, n, 0, 3), c_packed(m, n, n, 0, 3), c_view(m, n, n, 0, 3);
+  GemmF32(a.data(), k, PackedGemmB(view), c.data(), n, m, plain);
+  GemmF32(a.data(), k, PackedGemmB(view), c_packed.data(), n, m, scaled);
+  GemmF32(a.data(), k, view, c_view.data(), n, m, scaled);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      ASSERT_EQ(c_packed.at(i, j), row_scale[i] * c.at(i, j)) << i << ", " << j;
+      ASSERT_EQ(c_view.at(i, j), row_scale[i] * c.at(i, j)) << i << ", " << j;
+    }
+  }
+}
+
 TEST(GemmF32, Tiles) {
   EXPECT_EQ(GemmTiles(0, 10).count(), 0);
   EXPECT_EQ(GemmTiles(10, 0).count(), 0);

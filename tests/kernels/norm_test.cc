@@ -147,5 +147,49 @@ TEST_P(NormTest, SoftmaxMaskedEntriesAndInPlace) {
   EXPECT_EQ(x[5], 0.0f);
 }
 
+// SoftmaxExpF32 of a row [0, x...] is exp(x) itself: the exponential every softmax uses, checked
+// on a dense sweep of x <= 0 to within 2 ulp of double-precision exp where the result is a normal
+// float (x >= -87.33), and 0 or a tiny value below that.
+TEST_P(NormTest, SoftmaxExpIsWithinTwoUlp) {
+  std::vector<float> row = {0.0f};
+  for (float x = -104.0f; x < 0.0f; x += 0.00137f) row.push_back(x);
+  for (float x = -1e-3f; x < -1e-38f; x *= 0.7f) row.push_back(x);  // towards 0
+  row.push_back(-0.0f);
+  std::vector<float> out(row.size());
+  float inv_sum = 0;
+  SoftmaxExpF32(row.data(), 1, row.size(), out.data(), &inv_sum);
+  double sum = 0;
+  for (size_t i = 0; i < row.size(); ++i) {
+    const double exact = std::exp(static_cast<double>(row[i]));
+    sum += out[i];
+    if (row[i] < -87.33655f) {
+      ASSERT_LE(out[i], 1.2e-38f) << "x " << row[i];
+      continue;
+    }
+    const double ulp =
+        std::nextafter(static_cast<float>(exact), INFINITY) - static_cast<float>(exact);
+    ASSERT_LE(std::fabs(out[i] - exact), 2 * ulp) << "x " << row[i];
+  }
+  EXPECT_NEAR(inv_sum, 1.0 / sum, 1e-6 / sum);
+}
+
+TEST_P(NormTest, SoftmaxExpSpecialValues) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  // Rows: masked entries; a NaN; all masked (x - max = -inf - -inf = NaN, as in ONNX and torch);
+  // empty rows give inv_sum 0.
+  std::vector<float> x = {1.0f, -inf, 2.0f, 0.5f, nan, 3.0f, -inf, -inf, -inf};
+  std::vector<float> out(x.size());
+  float inv_sum[4] = {};
+  SoftmaxExpF32(x.data(), 3, 3, out.data(), inv_sum);
+  EXPECT_FLOAT_EQ(out[0], std::exp(-1.0f));
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_EQ(out[2], 1.0f);
+  EXPECT_FLOAT_EQ(inv_sum[0], 1.0f / (1.0f + std::exp(-1.0f)));
+  EXPECT_TRUE(std::isnan(inv_sum[1]));
+  EXPECT_TRUE(std::isnan(inv_sum[2]));
+  SoftmaxExpF32(x.data(), 1, 0, out.data(), inv_sum + 3);
+  EXPECT_EQ(inv_sum[3], 0.0f);
+}
+
 }  // namespace
 }  // namespace qclip

@@ -68,10 +68,10 @@ TEST_P(QuantizeTest, AllZeroInputHasScaleOne) {
 TEST_P(QuantizeTest, MinMaxAllSizesAndOffsets) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-100.0f, 100.0f);
-  std::vector<float> x(4 * 16 + 2 + 3);
+  std::vector<float> x(8 * 16 + 2 + 3);  // through the 4-vector loop twice, for the widest
   for (float& v : x) v = dist(rng);
   for (size_t offset = 0; offset < 3; ++offset) {
-    for (size_t n = 1; n <= 4 * 16 + 1; ++n) {
+    for (size_t n = 1; n <= 8 * 16 + 1; ++n) {
       const float* p = x.data() + offset;
       float min, max;
       MinMaxF32(p, n, &min, &max);
