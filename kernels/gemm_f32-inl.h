@@ -212,8 +212,8 @@ HWY_INLINE void PackPanel(const GemmBView& b, size_t k0, size_t kc, size_t col0,
     memcpy(&v, p, sizeof(v));
     return v * b.scale;
   };
-  size_t j = 0;  // panel columns [0, j) are written for rows [0, k4); all columns past k4
-  size_t k4 = 0;
+  // The vector loops write columns [0, j) of rows [0, k4); the loop at the end the rest.
+  size_t j = 0, k4 = 0;
 #if HWY_TARGET != HWY_SCALAR
   const hn::Full128<float> d4;
   using V4 = hn::Vec<decltype(d4)>;
@@ -221,8 +221,8 @@ HWY_INLINE void PackPanel(const GemmBView& b, size_t k0, size_t kc, size_t col0,
   const auto load4 = [&](const unsigned char* p)
                          HWY_ATTR { return hn::LoadU(d4, reinterpret_cast<const float*>(p)); };
   const size_t width4 = width - width % 4;
-  k4 = kc - kc % 4;
   if (b.transposed) {  // panel column j is storage row col0 + j, contiguous along k
+    k4 = kc - kc % 4;
     for (; j < width4; j += 4) {
       for (size_t k = 0; k < k4; k += 4) {
         const V4 r0 = load4(at(col0 + j, k0 + k)), r1 = load4(at(col0 + j + 1, k0 + k));
@@ -237,7 +237,8 @@ HWY_INLINE void PackPanel(const GemmBView& b, size_t k0, size_t kc, size_t col0,
       }
     }
   } else {  // panel row k is part of storage row k0 + k
-    for (size_t k = 0; k < k4; ++k) {
+    k4 = kc;
+    for (size_t k = 0; k < kc; ++k) {
       for (size_t jj = 0; jj < width4; jj += 4) {
         hn::StoreU(hn::Mul(load4(at(k0 + k, col0 + jj)), scale), d4,
                    out + k * kGemmPanelWidth + jj);
@@ -246,7 +247,6 @@ HWY_INLINE void PackPanel(const GemmBView& b, size_t k0, size_t kc, size_t col0,
     j = width4;
   }
 #endif
-  // The rest value by value: columns [j, width) of rows [0, k4), all columns of rows [k4, kc).
   for (size_t k = 0; k < kc; ++k) {
     for (size_t jj = k < k4 ? j : 0; jj < width; ++jj) {
       out[k * kGemmPanelWidth + jj] =

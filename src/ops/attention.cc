@@ -16,7 +16,8 @@
 //   out_perm: the Transpose applied to the product, if it was fused (else empty).
 // Semantics, with Q = view(q) * q_scale, Kᵀ = view(kt) * kt_scale ([..., S, D] and [..., D, T]):
 //   out = perm(softmax(Q·Kᵀ (* or /) score_scale + mask) · view(v)).
-// The scales are folded into one factor on Kᵀ, so results differ from the unfused chain by float
+// The scales are folded into one factor on Kᵀ and the softmax's division is applied to the rows
+// of the product (E values each, not T), so results differ from the unfused chain by float
 // rounding only. Every row is computed the same way whichever task runs it, so results do not
 // depend on the thread count.
 #include <algorithm>
