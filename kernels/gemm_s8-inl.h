@@ -236,11 +236,10 @@ constexpr size_t kTileRows = 6;  // 32 vector registers: 24 accumulators + 4 wei
 constexpr size_t kTileRows = 2;  // 16 vector registers, and the widening path needs temporaries
 #endif
 
-// The block-wise tile: 6 rows x 2 vectors. It needs the int32 sums of the block being summed and
-// of the one being folded, and the float sums: 36 vectors, so GCC keeps a few of the folded
-// block's sums on the stack (one store and load per block). On Zen 5, 6 x 2 was faster than
-// 4 x 2, 5 x 2 (which also leaves row tails in every 96-row task) and 7 x 2, and, before the
-// fold was pipelined, than 3 x 4 and than 6 x 4 with the float sums in memory.
+// The block-wise tile: 6 rows x 2 vectors, whose int32 sums of the block and float sums take 24
+// of AVX-512's 32 registers. On Zen 5, 6 x 2 was faster than 4 x 2, 5 x 2 (which also leaves
+// row tails in every 96-row task) and 7 x 2, and than 3 x 4 and than 6 x 4 with the float sums
+// in memory.
 constexpr size_t kBlockTileVecs = 2;
 #if HWY_TARGET <= HWY_AVX3
 constexpr size_t kBlockTileRows = 6;
@@ -331,9 +330,13 @@ HWY_INLINE VF32 FoldBlock(VF32 acc, VI32 sum, VI32 a_terms, VI32 b_terms, VF32 s
 //
 // Per block, the 8 k groups are summed in int32; the fold into the float sums (one pairwise
 // int16 product for the zero-point terms, a conversion, a multiplication by the block scale, an
-// addition) then takes 2 more multiplier-port operations per 8 dot products. The fold of each
-// block runs during the next block's dot products, row r in group r, so that the ports stay
-// busy instead of waiting for the last dot products of the block.
+// addition) then takes 2 more multiplier-port operations per 8 dot products. The block's sums
+// are folded as soon as they are complete: the next block's dot products start from zero and
+// do not depend on the fold, so the core overlaps the two by itself. (Folding block b during
+// block b + 1's dot products, as the kernel did until the tenth session, kept both blocks' sums
+// live: 36 vectors, some on the stack. On an Intel Xeon folding at once is 3-11% faster,
+// `BM_MatMulBlockwiseU8S8/197/*`; on Zen 5 an assembly loop had favoured the pipelined form by
+// 5%, not measured in the kernel since.)
 //
 // For blocks below prefetch_blocks, the tile also asks for the weights at prefetch_b, at the
 // offsets it reads itself: into L1, or into L2 with prefetch_to_l2. The first row tile of a
@@ -350,30 +353,20 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
                                        size_t ldy, size_t cols, const int8_t* prefetch_b,
                                        size_t prefetch_blocks, bool prefetch_to_l2) {
   constexpr size_t kBlockGroups = kActivationBlock / 4;
-  static_assert(kRows <= kBlockGroups, "one row of the previous block is folded per group");
   const DI32 d;
   const DF32 df;
   const size_t N = hn::Lanes(d);
   VF32 acc[kRows][kVecs];
-  VI32 sum0[kRows][kVecs], sum1[kRows][kVecs];    // the block being summed
-  VI32 prev0[kRows][kVecs], prev1[kRows][kVecs];  // the block being folded
+  VI32 sum0[kRows][kVecs], sum1[kRows][kVecs];
   HWY_UNROLL(8)
   for (size_t r = 0; r < kRows; ++r) {
     HWY_UNROLL(4)
-    for (size_t v = 0; v < kVecs; ++v) {
-      acc[r][v] = hn::Zero(df);
-      prev0[r][v] = prev1[r][v] = hn::Zero(d);
-    }
+    for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(df);
   }
-
-  // A last, partial block reads a zero-padded copy of its activations (the packed weights are
-  // zero-padded to whole blocks).
-  const ActivationBlock nothing[kRows] = {};
   const size_t blocks = ActivationBlocks(K);
   const size_t last_begin = blocks == 0 ? 0 : (blocks - 1) * kActivationBlock;
   uint8_t last[kRows][kActivationBlock] = {};
   for (size_t r = 0; r < kRows && K % kActivationBlock != 0; ++r) {
-    // min() only informs the compiler: K - last_begin < kActivationBlock here.
     memcpy(last[r], a + r * lda + last_begin, std::min(K - last_begin, kActivationBlock));
   }
   for (size_t block = 0; block < blocks; ++block) {
@@ -384,12 +377,6 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
       rows_a[r] = padded ? last[r] : a + r * lda + block * kActivationBlock;
     }
     const int8_t* block_b = b + block * kBlockGroups * group_stride;
-    // The previous block, folded below. Before block 0 there is nothing to fold: prev holds
-    // zeros and `nothing` has zero scales, so the fold adds +0.0f to acc (+0.0f), which leaves
-    // it unchanged.
-    const size_t prev = block == 0 ? 0 : block - 1;
-    const ActivationBlock* prev_a = block == 0 ? nothing : t.a_blocks + prev * t.a_stride;
-    const int32_t* prev_b_terms = t.b_terms + prev * kPackedPanelCols;
     HWY_UNROLL(8)
     for (size_t r = 0; r < kRows; ++r) {
       HWY_UNROLL(4)
@@ -416,42 +403,23 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
       for (size_t v = 0; v < kVecs; ++v) w[v] = hn::LoadU(d, group + v * N);
       HWY_UNROLL(8)
       for (size_t r = 0; r < kRows; ++r) {
-        uint32_t word;  // 4 activations; little-endian: byte j is k = 4g + j of the block
+        uint32_t word;
         memcpy(&word, rows_a[r] + 4 * g, 4);
         const ActivationsU8x4 x = PrepareActivations(word);
         HWY_UNROLL(4)
         for (size_t v = 0; v < kVecs; ++v) DotU8S8(x, w[v], sum0[r][v], sum1[r][v]);
       }
-      if (g < kRows) {
-        const VI32 a_terms = hn::Set(d, prev_a[g].zero_point_terms);
-        const auto scale = hn::Set(df, prev_a[g].scale);
-        HWY_UNROLL(4)
-        for (size_t v = 0; v < kVecs; ++v) {
-          acc[g][v] = FoldBlock(acc[g][v], FinishDot(prev0[g][v], prev1[g][v]), a_terms,
-                                hn::LoadU(d, prev_b_terms + v * N), scale);
-        }
-      }
     }
+    const ActivationBlock* block_a = t.a_blocks + block * t.a_stride;
+    const int32_t* block_b_terms = t.b_terms + block * kPackedPanelCols;
     HWY_UNROLL(8)
     for (size_t r = 0; r < kRows; ++r) {
+      const VI32 a_terms = hn::Set(d, block_a[r].zero_point_terms);
+      const auto scale = hn::Set(df, block_a[r].scale);
       HWY_UNROLL(4)
       for (size_t v = 0; v < kVecs; ++v) {
-        prev0[r][v] = sum0[r][v];
-        prev1[r][v] = sum1[r][v];
-      }
-    }
-  }
-  if (blocks != 0) {
-    const size_t prev = blocks - 1;
-    HWY_UNROLL(8)
-    for (size_t r = 0; r < kRows; ++r) {
-      const ActivationBlock& row = t.a_blocks[prev * t.a_stride + r];
-      const VI32 a_terms = hn::Set(d, row.zero_point_terms);
-      const auto scale = hn::Set(df, row.scale);
-      HWY_UNROLL(4)
-      for (size_t v = 0; v < kVecs; ++v) {
-        acc[r][v] = FoldBlock(acc[r][v], FinishDot(prev0[r][v], prev1[r][v]), a_terms,
-                              hn::LoadU(d, t.b_terms + prev * kPackedPanelCols + v * N), scale);
+        acc[r][v] = FoldBlock(acc[r][v], FinishDot(sum0[r][v], sum1[r][v]), a_terms,
+                              hn::LoadU(d, block_b_terms + v * N), scale);
       }
     }
   }
