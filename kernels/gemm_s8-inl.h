@@ -363,10 +363,13 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
     HWY_UNROLL(4)
     for (size_t v = 0; v < kVecs; ++v) acc[r][v] = hn::Zero(df);
   }
+  // A last, partial block reads a zero-padded copy of its activations (the packed weights are
+  // zero-padded to whole blocks).
   const size_t blocks = ActivationBlocks(K);
   const size_t last_begin = blocks == 0 ? 0 : (blocks - 1) * kActivationBlock;
   uint8_t last[kRows][kActivationBlock] = {};
   for (size_t r = 0; r < kRows && K % kActivationBlock != 0; ++r) {
+    // min() only informs the compiler: K - last_begin < kActivationBlock here.
     memcpy(last[r], a + r * lda + last_begin, std::min(K - last_begin, kActivationBlock));
   }
   for (size_t block = 0; block < blocks; ++block) {
@@ -403,13 +406,14 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
       for (size_t v = 0; v < kVecs; ++v) w[v] = hn::LoadU(d, group + v * N);
       HWY_UNROLL(8)
       for (size_t r = 0; r < kRows; ++r) {
-        uint32_t word;
+        uint32_t word;  // 4 activations; little-endian: byte j is k = 4g + j of the block
         memcpy(&word, rows_a[r] + 4 * g, 4);
         const ActivationsU8x4 x = PrepareActivations(word);
         HWY_UNROLL(4)
         for (size_t v = 0; v < kVecs; ++v) DotU8S8(x, w[v], sum0[r][v], sum1[r][v]);
       }
     }
+    // The block's sums, complete: into the float sums.
     const ActivationBlock* block_a = t.a_blocks + block * t.a_stride;
     const int32_t* block_b_terms = t.b_terms + block * kPackedPanelCols;
     HWY_UNROLL(8)
