@@ -501,13 +501,16 @@ HWY_INLINE bool AmxTakesDepth(size_t K) { return K % kAmxK == 0 && AmxUsable(); 
 // panel of 64 columns at a time. Rows in tiles of 16 starting at 0, 16, 32, ..., the last one
 // ending at `rows` (so it overlaps the one before when rows % 16 != 0: those rows' sums are
 // computed twice, the same, and written twice); fewer than 16 rows are one tile configured to
-// that many. Pairs of tiles go against 32 columns per call (2 x 2 tiles), a single or odd last
-// tile against the whole panel (4 tiles: a text query's few rows then stream the weights in
-// order). A task of 54 rows is then 2 calls of 2 x 2 tiles per 32 columns, not a 32-row call, a
-// 16-row call and a 6-row one with the tiles configured anew (each call costs about the same
-// whatever its rows: TDPBUSD's latency, not its throughput, bounds a single tile row). Each
-// tile's sums go from memory to `output` as if they came from the vector tile. Returns whether
-// it ran. Not inlined, and compiled for "avx512vnni" like the outputs it inlines (see DotU8S8).
+// that many. Pairs of tiles go against 32 columns per call (2 x 2 tiles), both halves of the
+// panel in turn, so that the pair's activations are still in L1 for the second half (the
+// halves the other way round, each against every pair, re-read all the rows from L2: 197 x 768
+// x 3072 8-15% slower); a single or odd last tile against the whole panel (4 tiles: a text
+// query's few rows then stream the weights in order). A task of 54 rows is then 2 calls of 2 x 2
+// tiles per 32 columns, not a 32-row call, a 16-row call and a 6-row one with the tiles configured
+// anew (each call costs about the same whatever its rows: TDPBUSD's latency, not its throughput,
+// bounds a single tile row). Each tile's sums go from memory to `output` as if they came from the
+// vector tile. Returns whether it ran. Not inlined, and compiled for "avx512vnni" like the outputs
+// it inlines (see DotU8S8).
 HWY_PUSH_ATTRIBUTES("avx512vnni")
 template <class Output>
 HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
@@ -539,8 +542,8 @@ HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K
     const int8_t* panel = packed_b + col / kPackedPanelCols * panel_bytes;
     const size_t cols = std::min(kAmxPanelCols, col_end - col);
     const size_t pairs = tiles / 2;
-    for (size_t half = 0; pairs > 0 && half < cols; half += kAmxCols) {
-      for (size_t t = 0; t < 2 * pairs; t += 2) {
+    for (size_t t = 0; t < 2 * pairs; t += 2) {
+      for (size_t half = 0; half < cols; half += kAmxCols) {
         const size_t r0 = tile_start(t), r1 = tile_start(t + 1);
         AmxMulTwoTileRowsU8S8(a + r0 * lda, a + r1 * lda, lda, K, panel + half * 4, group_stride,
                               sums);
