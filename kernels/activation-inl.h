@@ -107,7 +107,7 @@ HWY_INLINE V Sigmoid(D d, V x) {
 // (a relative-error fit made for qclip, within 0.9 ulp in float), times 2^n built in the exponent
 // bits. Results below 2^-126 (x < -87.34) are 0; -inf gives 0; NaN stays NaN (it reaches the
 // result through r, whatever the clamp does with it). Within 2 ulp of exp(x) elsewhere
-// (tests/kernels/activation_test.cc).
+// (SoftmaxExpIsWithinTwoUlp, tests/kernels/norm_test.cc).
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V ExpNonPositive(D d, V x) {
   static constexpr float kExpSmall[] = {1.0f,         1.0f,          0.49999991f,  0.1666642f,
@@ -169,6 +169,16 @@ QCLIP_UNARY_FUNCTOR(Neg, hn::Neg(x))
 QCLIP_UNARY_FUNCTOR(Abs, hn::Abs(x))
 QCLIP_UNARY_FUNCTOR(Reciprocal, hn::Div(hn::Set(d, 1.0f), x))
 #undef QCLIP_UNARY_FUNCTOR
+
+// row[i] *= scale for i in [0, n).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void ScaleRow(D d, float scale, float* row, size_t n) {
+  const size_t N = hn::Lanes(d);
+  const V s = hn::Set(d, scale);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, row + i), s), d, row + i);
+  if (i < n) StoreFirstN(hn::Mul(LoadFirstN(d, row + i, n - i), s), d, row + i, n - i);
+}
 
 // out[i] = func(d, in[i]) for i in [0, n).
 template <class D, class Func>

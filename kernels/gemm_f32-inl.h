@@ -53,16 +53,6 @@ HWY_INLINE void StoreUpTo(D d, V v, float* p, size_t count) {
   StoreFirstN(v, d, p, std::min(count, hn::Lanes(d)));
 }
 
-// row[i] *= scale for i in [0, n).
-template <class D, class V = hn::Vec<D>>
-HWY_INLINE void ScaleRow(D d, float scale, float* row, size_t n) {
-  const size_t N = hn::Lanes(d);
-  const V s = hn::Set(d, scale);
-  size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, row + i), s), d, row + i);
-  if (i < n) StoreFirstN(hn::Mul(LoadFirstN(d, row + i, n - i), s), d, row + i, n - i);
-}
-
 // C[0:kRows, 0:width] = init + bias + A[0:kRows, 0:kc] · B[0:kc, 0:width] with B rows
 // kGemmPanelWidth floats apart (a slice of a packed panel), width <= kVecs * Lanes(d), and
 // init and bias zero where null; init has row stride ld_init and may equal C.

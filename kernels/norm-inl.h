@@ -111,18 +111,9 @@ HWY_INLINE float SoftmaxExpRow(D d, const float* x, size_t cols, float* out) {
 }
 
 // Softmax of one row of `cols` floats; see SoftmaxF32 in norm.h.
-template <class D, class V = hn::Vec<D>>
+template <class D>
 HWY_INLINE void SoftmaxRow(D d, const float* x, size_t cols, float* out) {
-  const size_t N = hn::Lanes(d);
-  const size_t full = cols - cols % N;
-  const size_t tail = cols - full;
-  const V inv_sum = hn::Set(d, 1.0f / SoftmaxExpRow(d, x, cols, out));
-  for (size_t i = 0; i < full; i += N) {
-    hn::StoreU(hn::Mul(hn::LoadU(d, out + i), inv_sum), d, out + i);
-  }
-  if (tail != 0) {
-    StoreFirstN(hn::Mul(LoadFirstN(d, out + full, tail), inv_sum), d, out + full, tail);
-  }
+  ScaleRow(d, 1.0f / SoftmaxExpRow(d, x, cols, out), out, cols);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
