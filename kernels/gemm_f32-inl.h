@@ -15,6 +15,7 @@
 
 #include <algorithm>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "kernels/activation-inl.h"
 #include "kernels/gemm_f32.h"
@@ -53,13 +54,22 @@ HWY_INLINE void StoreUpTo(D d, V v, float* p, size_t count) {
   StoreFirstN(v, d, p, std::min(count, hn::Lanes(d)));
 }
 
+// Rows of B that the microkernel asks the cache for while it computes, one per k step: a share of
+// the block of B that comes next (kGemmPanelWidth floats per row, rows ld floats apart), so that
+// the first row group to use that block does not wait for memory. `rows` may be 0.
+struct PrefetchRows {
+  const float* data = nullptr;
+  size_t ld = 0;
+  size_t rows = 0;
+};
+
 // C[0:kRows, 0:width] = init + bias + A[0:kRows, 0:kc] · B[0:kc, 0:width] with B rows
 // kGemmPanelWidth floats apart (a slice of a packed panel), width <= kVecs * Lanes(d), and
-// init and bias zero where null; init has row stride ld_init and may equal C.
+// init and bias zero where null; init has row stride ld_init and may equal C. Prefetches `next`.
 template <size_t kRows, size_t kVecs, class D>
 HWY_INLINE void MicroKernel(D d, const float* a, size_t lda, const float* HWY_RESTRICT b, size_t kc,
-                            const float* init, size_t ld_init, const float* bias, float* c,
-                            size_t ldc, size_t width) {
+                            const PrefetchRows& next, const float* init, size_t ld_init,
+                            const float* bias, float* c, size_t ldc, size_t width) {
   using V = hn::Vec<D>;
   const size_t N = hn::Lanes(d);
   // Valid lanes of vector j of a row: N except in the last, partial panel.
@@ -76,6 +86,11 @@ HWY_INLINE void MicroKernel(D d, const float* a, size_t lda, const float* HWY_RE
   }
 
   for (size_t k = 0; k < kc; ++k) {
+    if (k < next.rows) {
+      for (size_t col = 0; col < kGemmPanelWidth; col += 64 / sizeof(float)) {
+        hwy::Prefetch(next.data + k * next.ld + col);
+      }
+    }
     V b_k[kVecs];
     for (size_t j = 0; j < kVecs; ++j) {
       b_k[j] = hn::LoadU(d, b + k * kGemmPanelWidth + j * N);
@@ -96,21 +111,22 @@ HWY_INLINE void MicroKernel(D d, const float* a, size_t lda, const float* HWY_RE
 // MicroKernel<kRows, kVecs> for `rows` <= kGemmRows rows.
 template <size_t kVecs, class D>
 HWY_INLINE void MicroKernelRowsOf(D d, size_t rows, const float* a, size_t lda, const float* b,
-                                  size_t kc, const float* init, size_t ld_init, const float* bias,
-                                  float* c, size_t ldc, size_t width) {
+                                  size_t kc, const PrefetchRows& next, const float* init,
+                                  size_t ld_init, const float* bias, float* c, size_t ldc,
+                                  size_t width) {
   switch (rows) {
     case 6:
-      return MicroKernel<6, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+      return MicroKernel<6, kVecs>(d, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
     case 5:
-      return MicroKernel<5, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+      return MicroKernel<5, kVecs>(d, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
     case 4:
-      return MicroKernel<4, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+      return MicroKernel<4, kVecs>(d, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
     case 3:
-      return MicroKernel<3, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+      return MicroKernel<3, kVecs>(d, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
     case 2:
-      return MicroKernel<2, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+      return MicroKernel<2, kVecs>(d, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
     case 1:
-      return MicroKernel<1, kVecs>(d, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+      return MicroKernel<1, kVecs>(d, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
   }
 }
 
@@ -120,30 +136,45 @@ HWY_INLINE void MicroKernelRowsOf(D d, size_t rows, const float* a, size_t lda, 
 // computed 64 columns wide. Same bits: a column's sum does not depend on its neighbours.
 template <class D>
 HWY_INLINE void MicroKernelRows(D d, size_t rows, const float* a, size_t lda, const float* b,
-                                size_t kc, const float* init, size_t ld_init, const float* bias,
-                                float* c, size_t ldc, size_t width) {
+                                size_t kc, const PrefetchRows& next, const float* init,
+                                size_t ld_init, const float* bias, float* c, size_t ldc,
+                                size_t width) {
   static_assert(kGemmRows == 6, "one case per row count");
   if (width <= hn::Lanes(d) && kGemmVectors > 1) {
-    return MicroKernelRowsOf<1>(d, rows, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+    return MicroKernelRowsOf<1>(d, rows, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
   }
-  MicroKernelRowsOf<kGemmVectors>(d, rows, a, lda, b, kc, init, ld_init, bias, c, ldc, width);
+  MicroKernelRowsOf<kGemmVectors>(d, rows, a, lda, b, kc, next, init, ld_init, bias, c, ldc, width);
 }
 
 // Computes C[rows, cols] for rows [row0, row1) and columns [col0, col1), col0 a multiple of
-// kGemmPanelWidth. panel(p, k0, kc) returns rows [k0, k0 + kc) of B's panel p (kc x 64 floats).
+// kGemmPanelWidth. panel(p, k0, kc) returns rows [k0, k0 + kc) of B's panel p (kc x 64 floats),
+// and source(p, k0) where those rows lie before any packing, as {first row, row stride}: while
+// one block's row groups pass, each prefetches its share of the next block's source rows (the
+// hardware prefetcher alone leaves the first pass over a block waiting for memory).
 // Every output sums over k in the same order (k blocks in turn, k ascending within a block),
 // independent of the tile bounds.
-template <class D, class PanelSource>
+template <class D, class PanelSource, class SourceRows>
 HWY_INLINE void GemmTileLoop(D d, const float* a, size_t lda, size_t k, const PanelSource& panel,
-                             float* c, size_t ldc, size_t row0, size_t row1, size_t col0,
-                             size_t col1, const GemmEpilogue& epilogue) {
+                             const SourceRows& source, float* c, size_t ldc, size_t row0,
+                             size_t row1, size_t col0, size_t col1, const GemmEpilogue& epilogue) {
   const size_t pass_width = kGemmVectors * hn::Lanes(d);
   const size_t k_blocks = k == 0 ? 1 : (k + kGemmDepth - 1) / kGemmDepth;  // k = 0: C = bias + R
+  const size_t groups = (row1 - row0 + kGemmRows - 1) / kGemmRows;
   for (size_t kb = 0; kb < k_blocks; ++kb) {
     const size_t k0 = kb * kGemmDepth;
     const size_t kc = std::min(kGemmDepth, k - k0);
     for (size_t p0 = col0; p0 < col1; p0 += kGemmPanelWidth) {
       const float* b = panel(p0 / kGemmPanelWidth, k0, kc);
+      // The next block: this k block's next panel, else the next k block's first.
+      PrefetchRows next;
+      if (p0 + kGemmPanelWidth < col1) {
+        next = source((p0 + kGemmPanelWidth) / kGemmPanelWidth, k0);
+        next.rows = kc;
+      } else if (kb + 1 < k_blocks) {
+        next = source(col0 / kGemmPanelWidth, k0 + kGemmDepth);
+        next.rows = std::min(kGemmDepth, k - k0 - kGemmDepth);
+      }
+      if (next.data == nullptr) next.rows = 0;
       // One pass on AVX-512; narrower vectors take several passes over the panel.
       for (size_t pass = 0; pass < kGemmPanelWidth && p0 + pass < col1; pass += pass_width) {
         const size_t col = p0 + pass;
@@ -158,8 +189,14 @@ HWY_INLINE void GemmTileLoop(D d, const float* a, size_t lda, size_t k, const Pa
                                               : nullptr;
             ld_init = epilogue.ld_addend;
           }
+          PrefetchRows share;  // row group g's rows of the next block, in the first pass
+          if (pass == 0 && next.rows != 0) {
+            const size_t g = (row - row0) / kGemmRows;
+            const size_t first = g * next.rows / groups, end = (g + 1) * next.rows / groups;
+            share = {next.data + first * next.ld, next.ld, std::min(end - first, kc)};
+          }
           MicroKernelRows(d, std::min(kGemmRows, row1 - row), a + row * lda + k0, lda, b + pass, kc,
-                          init, ld_init, bias, c + row * ldc + col, ldc, width);
+                          share, init, ld_init, bias, c + row * ldc + col, ldc, width);
         }
       }
     }
@@ -183,7 +220,10 @@ HWY_INLINE void GemmPackedTile(const float* a, size_t lda, const PackedGemmB& b,
   const hn::ScalableTag<float> d;
   auto panel = [&b](size_t p, size_t k0, size_t)
                    HWY_ATTR { return b.panel(p) + k0 * kGemmPanelWidth; };
-  GemmTileLoop(d, a, lda, b.k(), panel, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
+  auto source = [&b](size_t p, size_t k0) HWY_ATTR {
+    return PrefetchRows{b.panel(p) + k0 * kGemmPanelWidth, kGemmPanelWidth};
+  };
+  GemmTileLoop(d, a, lda, b.k(), panel, source, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
 }
 
 // Rows [k0, k0 + kc) of B's columns [col0, col0 + kGemmPanelWidth), scaled, as kc rows of
@@ -226,6 +266,15 @@ HWY_INLINE void PackPanel(const GemmBView& b, size_t k0, size_t kc, size_t col0,
         hn::StoreU(hn::Mul(hn::ConcatUpperUpper(d4, t3, t2), scale), d4, o + 3 * kGemmPanelWidth);
       }
     }
+  } else if (width == kGemmPanelWidth && b.scale == 1.0f) {  // whole rows: copied in vectors
+    const hn::ScalableTag<float> d;
+    for (size_t k = 0; k < kc; ++k) {
+      const auto* row = reinterpret_cast<const float*>(at(k0 + k, col0));
+      for (size_t jj = 0; jj < kGemmPanelWidth; jj += hn::Lanes(d)) {
+        hn::StoreU(hn::LoadU(d, row + jj), d, out + k * kGemmPanelWidth + jj);
+      }
+    }
+    return;
   } else {  // panel row k is part of storage row k0 + k
     k4 = kc;
     for (size_t k = 0; k < kc; ++k) {
@@ -256,7 +305,13 @@ HWY_INLINE void GemmViewTile(const float* a, size_t lda, const GemmBView& b, flo
     PackPanel(b, k0, kc, p * kGemmPanelWidth, buf);
     return static_cast<const float*>(buf);
   };
-  GemmTileLoop(d, a, lda, b.k, panel, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
+  // Transposed (attention's Kᵀ, small and in cache): no prefetch.
+  auto source = [&b](size_t p, size_t k0) HWY_ATTR {
+    return b.transposed
+               ? PrefetchRows{}
+               : PrefetchRows{b.data + k0 * b.ld + p * kGemmPanelWidth, static_cast<size_t>(b.ld)};
+  };
+  GemmTileLoop(d, a, lda, b.k, panel, source, c, ldc, t.row0, t.row1, t.col0, t.col1, epilogue);
 }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)

@@ -29,10 +29,10 @@ void PackGemmPanelF32(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, 
   PackPanel(b, k0, kc, col0, out);
 }
 
-// Every panel of B into PackedGemmB's layout at `out`.
-void PackGemmBF32(const GemmBView& b, float* out) {
-  for (int64_t col0 = 0; col0 < b.n; col0 += kGemmPanelWidth) {
-    PackPanel(b, 0, b.k, col0, out + col0 * b.k);
+// Panels [first, end) of B into PackedGemmB's layout at `out` (panel 0's address).
+void PackGemmPanelsF32(const GemmBView& b, int64_t first, int64_t end, float* out) {
+  for (int64_t p = first; p < end; ++p) {
+    PackPanel(b, 0, b.k, p * kGemmPanelWidth, out + p * kGemmPanelWidth * b.k);
   }
 }
 
@@ -52,26 +52,30 @@ namespace qclip {
 HWY_EXPORT(GemmPackedTileF32);
 HWY_EXPORT(GemmViewTileF32);
 HWY_EXPORT(PackGemmPanelF32);
-HWY_EXPORT(PackGemmBF32);
+HWY_EXPORT(PackGemmPanelsF32);
 
 void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, float* out) {
   HWY_DYNAMIC_DISPATCH(PackGemmPanelF32)(b, k0, kc, col0, out);
 }
 
-PackedGemmB::PackedGemmB(const GemmBView& b) : k_(b.k), n_(b.n) {
-  const size_t bytes = static_cast<size_t>(PackedFloats(b.k, b.n)) * sizeof(float);
+PackedGemmB::PackedGemmB(int64_t k, int64_t n) : k_(k), n_(n) {
+  const size_t bytes = static_cast<size_t>(PackedFloats(k, n)) * sizeof(float);
   owned_.reset(static_cast<float*>(AllocateAligned64(bytes)));
   if (owned_ == nullptr) throw std::bad_alloc();
   data_ = owned_.get();
-  Pack(b);
 }
+
+PackedGemmB::PackedGemmB(const GemmBView& b) : PackedGemmB(b.k, b.n) { PackPanels(b, 0, panels()); }
 
 PackedGemmB::PackedGemmB(const GemmBView& b, float* storage) : k_(b.k), n_(b.n), data_(storage) {
   assert(reinterpret_cast<uintptr_t>(storage) % 64 == 0 || PackedFloats(b.k, b.n) == 0);
-  Pack(b);
+  PackPanels(b, 0, panels());
 }
 
-void PackedGemmB::Pack(const GemmBView& b) { HWY_DYNAMIC_DISPATCH(PackGemmBF32)(b, data_); }
+void PackedGemmB::PackPanels(const GemmBView& b, int64_t first, int64_t end) {
+  assert(b.k == k_ && b.n == n_ && 0 <= first && first <= end && end <= panels());
+  HWY_DYNAMIC_DISPATCH(PackGemmPanelsF32)(b, first, end, data_);
+}
 
 namespace {
 

@@ -68,6 +68,11 @@ class PackedGemmB {
   // Packed into `storage` (64-byte aligned, PackedFloats(b.k, b.n) floats, not owned): a
   // kernel's planned scratch.
   PackedGemmB(const GemmBView& b, float* storage);
+  // Room for a [k, n] matrix's panels, not yet written: PackPanels fills them, so that callers
+  // can pack a large weight on several threads (and fault its fresh pages in on all of them).
+  PackedGemmB(int64_t k, int64_t n);
+  // Packs B's panels [first, end) (b.k == k(), b.n == n()); each panel once, from any thread.
+  void PackPanels(const GemmBView& b, int64_t first, int64_t end);
 
   // Floats the packed form of a [k, n] matrix takes.
   static int64_t PackedFloats(int64_t k, int64_t n) {
@@ -76,12 +81,11 @@ class PackedGemmB {
 
   int64_t k() const { return k_; }
   int64_t n() const { return n_; }
+  int64_t panels() const { return (n_ + kGemmPanelWidth - 1) / kGemmPanelWidth; }
   // Panel p: k() rows of kGemmPanelWidth floats, 64-byte aligned.
   const float* panel(int64_t p) const { return data_ + p * k_ * kGemmPanelWidth; }
 
  private:
-  void Pack(const GemmBView& b);
-
   struct Free {
     void operator()(float* p) const { std::free(p); }
   };

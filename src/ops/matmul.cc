@@ -29,9 +29,10 @@
 namespace qclip {
 namespace {
 
-// The weight when it is constant and rank <= 2, packed once; else null.
-std::shared_ptr<const PackedGemmB> PackConstantWeight(const Tensor* b, bool transposed,
-                                                      float scale) {
+// The weight when it is constant and rank <= 2, packed once (on the pool's threads when there
+// is one: a ViT-B/16's 345 MB of float weights fill as many fresh pages); else null.
+std::shared_ptr<const PackedGemmB> PackConstantWeight(const Tensor* b, bool transposed, float scale,
+                                                      ThreadPool* pool) {
   if (b == nullptr || b->dtype() != DType::kFloat32 || b->rank() > 2) return nullptr;
   // As stored, [rows, cols]; MatMul's rank-1 [K] is a column [K, 1].
   const int64_t rows = b->rank() == 2 ? b->dim(0) : b->size();
@@ -43,14 +44,21 @@ std::shared_ptr<const PackedGemmB> PackConstantWeight(const Tensor* b, bool tran
   view.n = transposed ? rows : cols;
   view.transposed = transposed;
   view.scale = scale;
-  return std::make_shared<const PackedGemmB>(view);
+  auto packed = std::make_shared<PackedGemmB>(view.k, view.n);
+  const auto pack = [&](int64_t first, int64_t end) { packed->PackPanels(view, first, end); };
+  if (pool != nullptr) {
+    ParallelChunks(*pool, packed->panels(), 1, pack);
+  } else {
+    pack(0, packed->panels());
+  }
+  return packed;
 }
 
 class MatMulKernel final : public OpKernel {
  public:
   explicit MatMulKernel(const KernelInit& init)
       : packed_b_(PackConstantWeight(init.constants.size() > 1 ? init.constants[1] : nullptr, false,
-                                     1.0f)) {}
+                                     1.0f, init.pool)) {}
 
   void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
     RequireInputs(in, 2, 2);
@@ -146,7 +154,8 @@ class GemmKernel final : public OpKernel {
         alpha_(init.node.GetFloat("alpha", 1.0f)),
         beta_(init.node.GetFloat("beta", 1.0f)) {
     const Tensor* b = init.constants.size() > 1 ? init.constants[1] : nullptr;
-    if (b != nullptr && b->rank() == 2) packed_b_ = PackConstantWeight(b, trans_b_, alpha_);
+    if (b != nullptr && b->rank() == 2)
+      packed_b_ = PackConstantWeight(b, trans_b_, alpha_, init.pool);
   }
 
   void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
@@ -255,7 +264,7 @@ class LinearKernel final : public OpKernel {
     if (bias == nullptr || bias->dtype() != DType::kFloat32 || bias->shape() != Shape{w->dim(1)}) {
       throw Error("the bias must be a constant float [" + std::to_string(w->dim(1)) + "]");
     }
-    weights_ = PackConstantWeight(w, false, 1.0f);
+    weights_ = PackConstantWeight(w, false, 1.0f, init.pool);
     bias_.assign(bias->data<float>(), bias->data<float>() + bias->size());
   }
 

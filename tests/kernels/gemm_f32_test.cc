@@ -213,38 +213,66 @@ TEST_P(GemmF32Test, ScaleOfB) {
 TEST_P(GemmF32Test, PackGemmPanelMatchesLayout) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-1, 1);
-  for (const bool transposed : {false, true}) {
-    for (int64_t n = 1; n <= 70; n += n < 18 ? 1 : 13) {
-      for (int64_t kc = 0; kc <= 17; ++kc) {
-        const int64_t k0 = 3, col0 = n > kGemmPanelWidth ? kGemmPanelWidth : 0;
-        const int64_t k = k0 + kc, rows = transposed ? n : k, cols = transposed ? k : n;
-        const int64_t ld = cols + 2;
-        std::vector<unsigned char> storage(1 + rows * ld * sizeof(float));
-        std::vector<float> values(rows * ld);
-        for (float& v : values) v = dist(rng);
-        std::memcpy(storage.data() + 1, values.data(), values.size() * sizeof(float));
-        GemmBView b;
-        b.data = reinterpret_cast<const float*>(storage.data() + 1);  // misaligned on purpose
-        b.ld = ld;
-        b.k = k;
-        b.n = n;
-        b.transposed = transposed;
-        b.scale = 0.75f;
-        std::vector<float> out(kc * kGemmPanelWidth, -9.0f);
-        PackGemmPanel(b, k0, kc, col0, out.data());
-        for (int64_t kk = 0; kk < kc; ++kk) {
-          for (int64_t j = 0; j < kGemmPanelWidth; ++j) {
-            const int64_t col = col0 + j, row = k0 + kk;
-            const float expected =
-                col >= n ? 0.0f : 0.75f * values[transposed ? col * ld + row : row * ld + col];
-            ASSERT_EQ(out[kk * kGemmPanelWidth + j], expected)
-                << (transposed ? "transposed" : "plain") << " n " << n << " kc " << kc << " at ("
-                << kk << ", " << j << ")";
+  // Widths 1-17 and around one and two panels; scale 1 takes the plain copy of whole rows.
+  std::vector<int64_t> widths = {31, 57, 63, 64, 65, 70, 127, 128, 133};
+  for (int64_t n = 1; n <= 17; ++n) widths.push_back(n);
+  for (const float scale : {0.75f, 1.0f}) {
+    for (const bool transposed : {false, true}) {
+      for (const int64_t n : widths) {
+        for (int64_t kc = 0; kc <= 17; ++kc) {
+          const int64_t k0 = 3, col0 = n > kGemmPanelWidth ? kGemmPanelWidth : 0;
+          const int64_t k = k0 + kc, rows = transposed ? n : k, cols = transposed ? k : n;
+          const int64_t ld = cols + 2;
+          std::vector<unsigned char> storage(1 + rows * ld * sizeof(float));
+          std::vector<float> values(rows * ld);
+          for (float& v : values) v = dist(rng);
+          std::memcpy(storage.data() + 1, values.data(), values.size() * sizeof(float));
+          GemmBView b;
+          b.data = reinterpret_cast<const float*>(storage.data() + 1);  // misaligned on purpose
+          b.ld = ld;
+          b.k = k;
+          b.n = n;
+          b.transposed = transposed;
+          b.scale = scale;
+          std::vector<float> out(kc * kGemmPanelWidth, -9.0f);
+          PackGemmPanel(b, k0, kc, col0, out.data());
+          for (int64_t kk = 0; kk < kc; ++kk) {
+            for (int64_t j = 0; j < kGemmPanelWidth; ++j) {
+              const int64_t col = col0 + j, row = k0 + kk;
+              const float expected =
+                  col >= n ? 0.0f : scale * values[transposed ? col * ld + row : row * ld + col];
+              ASSERT_EQ(out[kk * kGemmPanelWidth + j], expected)
+                  << (transposed ? "transposed" : "plain") << " n " << n << " kc " << kc << " at ("
+                  << kk << ", " << j << ")";
+            }
           }
         }
       }
     }
   }
+}
+
+// A weight packed panel by panel in any order of pieces (as the session's threads pack one at
+// load) is the same as one packed whole, and multiplies the same.
+TEST_P(GemmF32Test, PackedInPiecesMatchesWhole) {
+  const int64_t k = 37, n = 5 * kGemmPanelWidth + 9, m = 7;
+  const Matrix w(k, n, n, 1, 11), a(m, k, k, 0, 12);
+  const GemmBView view{w.data(), n, k, n};
+  const PackedGemmB whole(view);
+  PackedGemmB pieces(k, n);
+  ASSERT_EQ(pieces.panels(), 6);
+  pieces.PackPanels(view, 4, 6);
+  pieces.PackPanels(view, 0, 1);
+  pieces.PackPanels(view, 1, 4);
+  for (int64_t p = 0; p < whole.panels(); ++p) {
+    ASSERT_EQ(0, std::memcmp(whole.panel(p), pieces.panel(p), k * kGemmPanelWidth * sizeof(float)))
+        << "panel " << p;
+  }
+  std::vector<float> c_whole(m * n), c_pieces(m * n);
+  GemmF32(a.data(), k, whole, c_whole.data(), n, m);
+  GemmF32(a.data(), k, pieces, c_pieces.data(), n, m);
+  EXPECT_NE(c_whole, std::vector<float>(m * n));
+  EXPECT_EQ(c_whole, c_pieces);
 }
 
 // row_scale multiplies each output row after the bias and the addend (attention's deferred
