@@ -646,6 +646,46 @@ HWY_INLINE void MulPanelsBlockwiseTilesU8S8(const uint8_t* a, size_t lda, size_t
   }
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+HWY_INLINE bool AmxTakesBlockwiseDepth(size_t K) {
+  return K % kActivationBlock == 0 && AmxUsable();
+}
+
+// The block-wise product on AMX tiles (AmxMulBlockwiseU8S8; same bits as the vector tiles) when
+// they are usable, K is a multiple of kActivationBlock and there are 16 rows or more: 16 columns
+// at a time, rows in tiles of 16 starting at 0, 16, ..., the last one ending at `rows` (its rows
+// overlapping the tile before are computed twice, the same, and written twice). Returns whether
+// it ran.
+HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
+                                    const int8_t* packed_b, size_t col_begin, size_t col_end,
+                                    const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
+  if (rows < kAmxRows || !AmxTakesBlockwiseDepth(K)) return false;
+  constexpr size_t kTileCols = 16;
+  const size_t group_stride = kPackedPanelCols * 4;
+  const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
+  const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
+  AmxBeginBlockwise();
+  for (size_t panel_col = col_begin; panel_col < col_end; panel_col += kPackedPanelCols) {
+    const size_t panel = panel_col / kPackedPanelCols;
+    const size_t panel_end = std::min(col_end, panel_col + kPackedPanelCols);
+    for (size_t r = 0; r < rows; r += kAmxRows) {
+      const size_t row = std::min(r, rows - kAmxRows);
+      for (size_t col = panel_col; col < panel_end; col += kTileCols) {
+        const size_t in_panel = col - panel_col;
+        AmxMulBlockwiseU8S8(
+            a + row * lda, lda, K, packed_b + panel * panel_bytes + in_panel * 4, group_stride,
+            terms.a_blocks + row, terms.a_stride, terms.b_terms + panel * panel_terms + in_panel,
+            kPackedPanelCols, terms.b_scales + col,
+            terms.bias != nullptr ? terms.bias + col : nullptr, y + row * ldy + (col - col_begin),
+            ldy, std::min(kTileCols, panel_end - col));
+      }
+    }
+  }
+  AmxEnd();
+  return true;
+}
+#endif
+
 // The block-wise product over columns [col_begin, col_end). With AVX-512, 8 rows or fewer (a
 // short text query, a pooled row) run in tiles of 4 rows x 4 vectors, which read each weight
 // vector for as many rows as 4 x 2 tiles but walk the rows' activations half as often: 12%
@@ -656,6 +696,9 @@ HWY_INLINE void MulPanelsBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows
                                        size_t col_end, const BlockwiseGemmTerms& terms, float* y,
                                        size_t ldy) {
   HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
+#if HWY_TARGET == HWY_AVX3_DL
+  if (MulAmxBlockwiseU8S8(a, lda, rows, K, packed_b, col_begin, col_end, terms, y, ldy)) return;
+#endif
 #if HWY_TARGET <= HWY_AVX3
   if (rows <= 8) {
     return MulPanelsBlockwiseTilesU8S8<4, 4, true>(a, lda, rows, K, packed_b, col_begin, col_end, N,

@@ -35,6 +35,16 @@ bool ProductRunsOnAmx(size_t K) {
 #endif
 }
 
+// As MulPanelsBlockwiseU8S8 decides for 16 rows or more.
+bool BlockwiseProductRunsOnAmx(size_t K) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return AmxTakesBlockwiseDepth(K);
+#else
+  (void)K;
+  return false;
+#endif
+}
+
 void MatMulZeroPointsU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                           const int8_t* packed_b, size_t N, size_t col_begin, size_t col_end,
                           const QuantizedGemmTerms& terms, int32_t* c, size_t ldc) {
@@ -76,6 +86,7 @@ namespace qclip {
 HWY_EXPORT(MatMulU8S8);
 HWY_EXPORT(RowSumsU8);
 HWY_EXPORT(ProductRunsOnAmx);
+HWY_EXPORT(BlockwiseProductRunsOnAmx);
 HWY_EXPORT(MatMulZeroPointsU8S8);
 HWY_EXPORT(MatMulDequantizeU8S8);
 HWY_EXPORT(MatMulBlockwiseU8S8);
@@ -146,6 +157,9 @@ void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size
 }
 
 bool ProductRunsOnAmx(size_t K) { return HWY_DYNAMIC_DISPATCH(ProductRunsOnAmx)(K); }
+bool BlockwiseProductRunsOnAmx(size_t K) {
+  return HWY_DYNAMIC_DISPATCH(BlockwiseProductRunsOnAmx)(K);
+}
 
 void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
                 size_t N, size_t col_begin, size_t col_end, int32_t* c, size_t ldc) {

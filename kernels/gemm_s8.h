@@ -58,6 +58,10 @@ void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_
 // the weights from L3 becomes their limit and callers should give each task more rows.
 bool ProductRunsOnAmx(size_t K);
 
+// Whether the block-wise products (MatMulBlockwiseU8S8) of depth K run on AMX tiles here when
+// they have 16 rows or more: faster than VNNI, so callers should give each task more rows.
+bool BlockwiseProductRunsOnAmx(size_t K);
+
 // sums[m] = sum_k a[m * lda + k] for m < rows: the activation side of the zero-point terms.
 void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sums);
 

@@ -264,7 +264,8 @@ void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& po
 void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
                               const float* b_scales, const float* bias, UnaryOp activation,
                               ThreadPool& pool, float* y, size_t ldy) {
-  ForEachTile(a.rows, w.N, kRowBlock, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
+  const size_t max_rows = BlockwiseProductRunsOnAmx(w.K) ? kAmxRowBlock : kRowBlock;
+  ForEachTile(a.rows, w.N, max_rows, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
     BlockwiseGemmTerms t;
     t.a_blocks = a.blocks + r;
     t.a_stride = a.rows;

@@ -419,21 +419,27 @@ TEST_P(GemmS8Test, BlockwiseLargerAndColumnRanges) {
   CheckBlockwise(a, at, b, 197, zp, rng, 192, 197, true);
 }
 
-// Taller row blocks and whole 32-value blocks, as a ViT's products have them.
+// Taller row blocks and whole 32-value blocks, as a ViT's products have them; on machines with
+// AMX also the tile kernel's shapes (gemm_s8_amx.h: 16 rows or more, tiles of 16 rows, the last
+// overlapping the one before, 16 columns, K a multiple of 32), with AMX and, to compare, without.
 TEST_P(GemmS8Test, BlockwiseTallerShapes) {
   std::mt19937 rng(24);
-  for (size_t M : {16, 31, 32, 33, 48, 50, 96}) {
-    for (size_t K : {32, 64, 96, 768}) {
-      MatrixU8 a = RandomActivations(M, K, rng);
-      const BlockTerms at(a, rng);
-      for (size_t N : {32, 100, 197}) {
-        const std::vector<int8_t> b = RandomWeights(K, N, rng);
-        const std::vector<int32_t> zp = RandomZeroPoints(N, rng);
-        CheckBlockwise(a, at, b, N, zp, rng, 0, N, (M + K + N) % 2 == 0);
-        if (N > 64) CheckBlockwise(a, at, b, N, zp, rng, 64, std::min<size_t>(N, 128), true);
+  for (bool amx : {true, false}) {
+    SetAmxForTesting(amx);
+    for (size_t M : {15, 16, 17, 31, 32, 33, 48, 50, 96}) {
+      for (size_t K : {32, 64, 96, 100, 768}) {
+        MatrixU8 a = RandomActivations(M, K, rng);
+        const BlockTerms at(a, rng);
+        for (size_t N : {32, 100, 197}) {
+          const std::vector<int8_t> b = RandomWeights(K, N, rng);
+          const std::vector<int32_t> zp = RandomZeroPoints(N, rng);
+          CheckBlockwise(a, at, b, N, zp, rng, 0, N, (M + K + N) % 2 == 0);
+          if (N > 64) CheckBlockwise(a, at, b, N, zp, rng, 64, std::min<size_t>(N, 128), true);
+        }
       }
     }
   }
+  SetAmxForTesting(true);
 }
 
 // The largest block sums: |sum (a - zp)(b - b_zp)| = 32 * 255 * 255, and zero-point terms at the
@@ -446,7 +452,7 @@ TEST_P(GemmS8Test, BlockwiseExtremeValues) {
         {255, 255, -128, -128},
         {255, 0, 127, -128}}) {
     for (size_t K : {32, 33, 64, 768}) {
-      MatrixU8 a = RandomActivations(7, K, rng);
+      MatrixU8 a = RandomActivations(K % 2 == 0 ? 20 : 7, K, rng);  // 20: AMX tiles where usable
       for (size_t m = 0; m < a.rows; ++m) {
         for (size_t k = 0; k < K; ++k) a.at(m, k) = static_cast<uint8_t>(a_value);
       }
