@@ -46,8 +46,13 @@ void DynamicQuantizeBlocksU8(const float* x, size_t ldx, size_t rows, size_t col
       for (size_t i = 0; i < count; ++i) {
         const size_t begin = (first + i) * block, b = first + i;
         const QuantParams& p = params[b * ld_params + r];
-        sums[b * ld_params + r] = QuantizeRowSumU8(row + begin, std::min(block, cols - begin),
-                                                   p.scale, p.zero_point, q + r * ldq + begin);
+        const size_t n = std::min(block, cols - begin);
+        if (sums == nullptr) {
+          QuantizeRow(row + begin, n, p.scale, p.zero_point, q + r * ldq + begin);
+        } else {
+          sums[b * ld_params + r] =
+              QuantizeRowSumU8(row + begin, n, p.scale, p.zero_point, q + r * ldq + begin);
+        }
       }
     }
   }

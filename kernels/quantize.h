@@ -41,7 +41,9 @@ void QuantizeS8(const float* x, size_t n, float scale, int32_t zero_point, int8_
 // `block` values (the last one shorter), each quantized with its own DynamicQuantParamsU8 of
 // its min and max into q + r * ldq, exactly as DynamicQuantizeLinear would quantize the block
 // alone. Block b of row r puts its parameters in params[b * ld_params + r] and the sum of its
-// quantized values in sums[b * ld_params + r] (block-major, as MatMulBlockwiseU8S8 reads them).
+// quantized values in sums[b * ld_params + r] (block-major, as MatMulBlockwiseU8S8 reads them);
+// with sums null, the sums are not computed (a product whose weight zero points are all 0 does
+// not need them).
 void DynamicQuantizeBlocksU8(const float* x, size_t ldx, size_t rows, size_t cols, size_t block,
                              uint8_t* q, size_t ldq, QuantParams* params, int32_t* sums,
                              size_t ld_params);

@@ -237,16 +237,19 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
 }
 
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
-                           ActivationBlock* blocks, QuantParams* params, int32_t* sums) {
+                           ActivationBlock* blocks, QuantParams* params, int32_t* sums,
+                           bool block_sums) {
   const size_t num_blocks = ActivationBlocks(K);
   // Rows [begin, end): their values, then their blocks' kernel terms.
   const auto quantize = [&](size_t begin, size_t end) {
     DynamicQuantizeBlocksU8(x + begin * K, K, end - begin, K, kActivationBlock, q + begin * K, K,
-                            params + begin, sums + begin, rows);
+                            params + begin, block_sums ? sums + begin : nullptr, rows);
     for (size_t b = 0; b < num_blocks; ++b) {
-      const size_t len = std::min(kActivationBlock, K - b * kActivationBlock);
+      const auto len = static_cast<int32_t>(std::min(kActivationBlock, K - b * kActivationBlock));
       for (size_t i = b * rows + begin; i < b * rows + end; ++i) {
-        blocks[i] = MakeActivationBlock(params[i].scale, params[i].zero_point, sums[i], len);
+        const int32_t zero_point = params[i].zero_point;  // no sum: centred sum 0
+        blocks[i] = MakeActivationBlock(params[i].scale, zero_point,
+                                        block_sums ? sums[i] : len * zero_point, len);
       }
     }
   };
@@ -341,6 +344,10 @@ class QuantizedLinearKernel final : public OpKernel {
       K_ = static_cast<size_t>(w.dim(0));
       products_.push_back(MakeProduct(w, *input(1), input(2), input(3), init));
     }
+    block_sums_ = std::any_of(products_.begin(), products_.end(), [](const Product& p) {
+      return std::any_of(p.weights.zero_points.begin(), p.weights.zero_points.end(),
+                         [](int32_t zp) { return zp != 0; });
+    });
   }
 
   void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
@@ -403,8 +410,8 @@ class QuantizedLinearKernel final : public OpKernel {
       }
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
-      DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params,
-                            s.sums);
+      DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params, s.sums,
+                            block_sums_);
       const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
       for (size_t p = 0; p < products_.size(); ++p) {
         const Product& product = products_[p];
@@ -511,6 +518,9 @@ class QuantizedLinearKernel final : public OpKernel {
   }
 
   Int8Activations mode_;
+  // Whether the block-wise products need their blocks' sums of quantized values: some weight
+  // zero point (of the weights as packed) is not 0.
+  bool block_sums_ = true;
   UnaryOp activation_;
   size_t K_ = 0;
   std::vector<Product> products_;  // one per output

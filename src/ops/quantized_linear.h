@@ -99,9 +99,12 @@ struct BlockQuantizedActivations {
 
 // Per-block DynamicQuantizeLinear of x [rows, K] (dense) into q (dense) and blocks
 // ([ActivationBlocks(K)][rows]), spread over the pool by rows; params and sums are scratch of
-// rows * ActivationBlocks(K) entries each.
+// rows * ActivationBlocks(K) entries each. Without block_sums the blocks' sums of quantized
+// values, which only weights with a nonzero zero point multiply, are neither computed nor
+// packed (their term is 0 either way).
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
-                           ActivationBlock* blocks, QuantParams* params, int32_t* sums);
+                           ActivationBlock* blocks, QuantParams* params, int32_t* sums,
+                           bool block_sums = true);
 
 // y[m * ldy + n] = activation((sum_b s[m][b] * C_b[m][n]) * b_scales[n] + bias[n]) (bias may be
 // null), the block-wise product of kernels/gemm_s8.h; w must be packed with `blockwise`.

@@ -574,11 +574,25 @@ TEST(QuantizedLinearTest, BlockwiseModeMatchesItsFormulaBitForBit) {
   for (DType w_type : {DType::kInt8, DType::kUInt8}) {
     for (bool per_channel : {false, true}) {
       for (int64_t K : {31, 70, 200}) {
-        const LinearCase lc = MakeLinearCase(w_type, per_channel, rng, K, 100);
-        const Tensor y = RunQuantizedLinear(lc, Int8Activations::kBlockwise);
-        const std::vector<float> expected = BlockwiseLinear(lc);
-        ASSERT_EQ(0, std::memcmp(y.data<float>(), expected.data(), y.bytes()))
-            << DTypeName(w_type) << " per_channel=" << per_channel << " K=" << K;
+        LinearCase lc = MakeLinearCase(w_type, per_channel, rng, K, 100);
+        // Random weight zero points, then ORT's symmetric ones (0 for int8, 128 for uint8: 0
+        // as packed), for which the kernel skips the blocks' sums of values.
+        for (const bool symmetric : {false, true}) {
+          if (symmetric) {
+            for (int64_t i = 0; i < lc.w_zp.size(); ++i) {
+              if (w_type == DType::kInt8) {
+                lc.w_zp.data<int8_t>()[i] = 0;
+              } else {
+                lc.w_zp.data<uint8_t>()[i] = 128;
+              }
+            }
+          }
+          const Tensor y = RunQuantizedLinear(lc, Int8Activations::kBlockwise);
+          const std::vector<float> expected = BlockwiseLinear(lc);
+          ASSERT_EQ(0, std::memcmp(y.data<float>(), expected.data(), y.bytes()))
+              << DTypeName(w_type) << " per_channel=" << per_channel << " K=" << K
+              << " symmetric=" << symmetric;
+        }
       }
     }
   }

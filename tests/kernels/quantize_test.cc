@@ -233,6 +233,16 @@ TEST_P(QuantizeTest, DynamicQuantizeBlocks) {
       for (size_t b = 0; b < blocks; ++b) {  // the padding column of params is untouched
         ASSERT_EQ(sums[b * ld_params + rows], -1);
       }
+      // Without sums: the same values and parameters.
+      std::vector<uint8_t> q2(q.size(), 0xCD);
+      std::vector<QuantParams> params2(params.size(), QuantParams{-1.0f, -1});
+      DynamicQuantizeBlocksU8(x0, ldx, rows, cols, block, q2.data() + 1, ldq, params2.data(),
+                              nullptr, ld_params);
+      ASSERT_EQ(q2, q) << "cols=" << cols;
+      for (size_t i = 0; i < params.size(); ++i) {
+        ASSERT_EQ(params2[i].scale, params[i].scale);
+        ASSERT_EQ(params2[i].zero_point, params[i].zero_point);
+      }
     }
   }
 }
