@@ -1,10 +1,10 @@
 #include "kernels/gemm_s8_amx.h"
 
-#include "kernels/gemm_s8.h"
-
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+
+#include "kernels/gemm_s8.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 #include <cpuid.h>
@@ -187,7 +187,7 @@ constexpr size_t kSumsBuffers = 4;
 constexpr size_t kFoldLag = 4;
 
 // acc[r] += scale[r] * float(sums[r] + the zero-point terms) for the 16 rows of block `block`,
-// its sums in sums[block % 2]: FoldBlock of gemm_s8-inl.h, operation for operation.
+// its sums in sums[block % kSumsBuffers]: FoldBlock of gemm_s8-inl.h, operation for operation.
 __attribute__((target("amx-tile,amx-int8,avx512f,avx512vnni"), always_inline)) inline void
 FoldBlockSums(size_t block, const int32_t (*sums)[kTileSums], const ActivationBlock* a_blocks,
               size_t a_stride, const int32_t* b_terms, size_t b_terms_stride, __m512* acc) {
