@@ -494,8 +494,11 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
 
 #if HWY_TARGET == HWY_AVX3_DL
 
-// Whether the per-tensor products of depth K run on AMX tiles (MulAmxU8S8; ProductRunsOnAmx).
-HWY_INLINE bool AmxTakesDepth(size_t K) { return K % kAmxK == 0 && AmxUsable(); }
+// Whether products of depth K run on AMX tiles (ProductRunsOnAmx): per tensor (MulAmxU8S8) when
+// K is a multiple of a tile's 64 bytes, block-wise (MulAmxBlockwiseU8S8) of whole blocks.
+HWY_INLINE bool AmxTakesDepth(size_t K, bool blockwise = false) {
+  return K % (blockwise ? kActivationBlock : kAmxK) == 0 && AmxUsable();
+}
 
 // The product on AMX tiles (gemm_s8_amx.h) when they are usable and K is a multiple of 64, a
 // panel of 64 columns at a time. Rows in tiles of 16 starting at 0, 16, 32, ..., the last one
@@ -647,10 +650,6 @@ HWY_INLINE void MulPanelsBlockwiseTilesU8S8(const uint8_t* a, size_t lda, size_t
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-HWY_INLINE bool AmxTakesBlockwiseDepth(size_t K) {
-  return K % kActivationBlock == 0 && AmxUsable();
-}
-
 // The block-wise product on AMX tiles (AmxMulBlockwiseU8S8; same bits as the vector tiles) when
 // they are usable, K is a multiple of kActivationBlock and there are 16 rows or more: 16 columns
 // at a time, rows in tiles of 16 starting at 0, 16, ..., the last one ending at `rows` (its rows
@@ -659,7 +658,7 @@ HWY_INLINE bool AmxTakesBlockwiseDepth(size_t K) {
 HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                                     const int8_t* packed_b, size_t col_begin, size_t col_end,
                                     const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
-  if (rows < kAmxRows || !AmxTakesBlockwiseDepth(K)) return false;
+  if (rows < kAmxRows || !AmxTakesDepth(K, /*blockwise=*/true)) return false;
   constexpr size_t kTileCols = 16;
   const size_t group_stride = kPackedPanelCols * 4;
   const size_t panel_bytes = PackedPanelGroups(K) * group_stride;

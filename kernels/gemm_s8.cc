@@ -25,22 +25,13 @@ void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sum
   SumRowsU8(a, lda, rows, K, sums);
 }
 
-// As MulPanelsU8S8 decides.
-bool ProductRunsOnAmx(size_t K) {
+// As MulPanelsU8S8 decides, or MulPanelsBlockwiseU8S8 for 16 rows or more.
+bool ProductRunsOnAmx(size_t K, bool blockwise) {
 #if HWY_TARGET == HWY_AVX3_DL
-  return AmxTakesDepth(K);
+  return AmxTakesDepth(K, blockwise);
 #else
   (void)K;
-  return false;
-#endif
-}
-
-// As MulPanelsBlockwiseU8S8 decides for 16 rows or more.
-bool BlockwiseProductRunsOnAmx(size_t K) {
-#if HWY_TARGET == HWY_AVX3_DL
-  return AmxTakesBlockwiseDepth(K);
-#else
-  (void)K;
+  (void)blockwise;
   return false;
 #endif
 }
@@ -86,7 +77,6 @@ namespace qclip {
 HWY_EXPORT(MatMulU8S8);
 HWY_EXPORT(RowSumsU8);
 HWY_EXPORT(ProductRunsOnAmx);
-HWY_EXPORT(BlockwiseProductRunsOnAmx);
 HWY_EXPORT(MatMulZeroPointsU8S8);
 HWY_EXPORT(MatMulDequantizeU8S8);
 HWY_EXPORT(MatMulBlockwiseU8S8);
@@ -156,9 +146,8 @@ void PackBlockTermsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size
   }
 }
 
-bool ProductRunsOnAmx(size_t K) { return HWY_DYNAMIC_DISPATCH(ProductRunsOnAmx)(K); }
-bool BlockwiseProductRunsOnAmx(size_t K) {
-  return HWY_DYNAMIC_DISPATCH(BlockwiseProductRunsOnAmx)(K);
+bool ProductRunsOnAmx(size_t K, bool blockwise) {
+  return HWY_DYNAMIC_DISPATCH(ProductRunsOnAmx)(K, blockwise);
 }
 
 void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,

@@ -53,14 +53,11 @@ void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t 
 void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* packed_b,
                 size_t N, size_t col_begin, size_t col_end, int32_t* c, size_t ldc);
 
-// Whether the per-tensor products (MatMulU8S8 and its epilogue variants, not the block-wise one)
-// of depth K run on AMX tiles here (gemm_s8_amx.h): 3-4 times the VNNI speed, so that reading
-// the weights from L3 becomes their limit and callers should give each task more rows.
-bool ProductRunsOnAmx(size_t K);
-
-// Whether the block-wise products (MatMulBlockwiseU8S8) of depth K run on AMX tiles here when
-// they have 16 rows or more: faster than VNNI, so callers should give each task more rows.
-bool BlockwiseProductRunsOnAmx(size_t K);
+// Whether the per-tensor products (MatMulU8S8 and its epilogue variants) of depth K, or with
+// `blockwise` the block-wise ones (MatMulBlockwiseU8S8) of 16 rows or more, run on AMX tiles here
+// (gemm_s8_amx.h): faster than VNNI, so that reading the weights from L3 becomes their limit and
+// callers should give each task more rows.
+bool ProductRunsOnAmx(size_t K, bool blockwise = false);
 
 // sums[m] = sum_k a[m * lda + k] for m < rows: the activation side of the zero-point terms.
 void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sums);

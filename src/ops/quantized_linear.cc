@@ -98,9 +98,7 @@ void ForEachTile(size_t rows, size_t N, size_t max_rows, ThreadPool& pool, const
 // zeros: the kernel multiplies them by the zero points).
 void SumActivationRows(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool) {
   assert(a.row_sums != nullptr || a.rows == 0);
-  const bool needed =
-      std::any_of(w.zero_points.begin(), w.zero_points.end(), [](int32_t zp) { return zp != 0; });
-  if (!needed) {
+  if (!w.HasZeroPoints()) {
     std::fill(a.row_sums, a.row_sums + a.rows, 0);
     return;
   }
@@ -237,19 +235,18 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
 }
 
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
-                           ActivationBlock* blocks, QuantParams* params, int32_t* sums,
-                           bool block_sums) {
+                           ActivationBlock* blocks, QuantParams* params, int32_t* sums) {
   const size_t num_blocks = ActivationBlocks(K);
   // Rows [begin, end): their values, then their blocks' kernel terms.
   const auto quantize = [&](size_t begin, size_t end) {
     DynamicQuantizeBlocksU8(x + begin * K, K, end - begin, K, kActivationBlock, q + begin * K, K,
-                            params + begin, block_sums ? sums + begin : nullptr, rows);
+                            params + begin, sums != nullptr ? sums + begin : nullptr, rows);
     for (size_t b = 0; b < num_blocks; ++b) {
       const auto len = static_cast<int32_t>(std::min(kActivationBlock, K - b * kActivationBlock));
       for (size_t i = b * rows + begin; i < b * rows + end; ++i) {
         const int32_t zero_point = params[i].zero_point;  // no sum: centred sum 0
         blocks[i] = MakeActivationBlock(params[i].scale, zero_point,
-                                        block_sums ? sums[i] : len * zero_point, len);
+                                        sums != nullptr ? sums[i] : len * zero_point, len);
       }
     }
   };
@@ -267,7 +264,7 @@ void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& po
 void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
                               const float* b_scales, const float* bias, UnaryOp activation,
                               ThreadPool& pool, float* y, size_t ldy) {
-  const size_t max_rows = BlockwiseProductRunsOnAmx(w.K) ? kAmxRowBlock : kRowBlock;
+  const size_t max_rows = ProductRunsOnAmx(w.K, /*blockwise=*/true) ? kAmxRowBlock : kRowBlock;
   ForEachTile(a.rows, w.N, max_rows, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
     BlockwiseGemmTerms t;
     t.a_blocks = a.blocks + r;
@@ -344,10 +341,8 @@ class QuantizedLinearKernel final : public OpKernel {
       K_ = static_cast<size_t>(w.dim(0));
       products_.push_back(MakeProduct(w, *input(1), input(2), input(3), init));
     }
-    block_sums_ = std::any_of(products_.begin(), products_.end(), [](const Product& p) {
-      return std::any_of(p.weights.zero_points.begin(), p.weights.zero_points.end(),
-                         [](int32_t zp) { return zp != 0; });
-    });
+    block_sums_ = std::any_of(products_.begin(), products_.end(),
+                              [](const Product& p) { return p.weights.HasZeroPoints(); });
   }
 
   void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
@@ -410,8 +405,8 @@ class QuantizedLinearKernel final : public OpKernel {
       }
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
-      DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params, s.sums,
-                            block_sums_);
+      DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params,
+                            block_sums_ ? s.sums : nullptr);
       const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
       for (size_t p = 0; p < products_.size(); ++p) {
         const Product& product = products_[p];

@@ -4,6 +4,7 @@
 // kernels in kernels/gemm_s8.h and kernels/quantize.h.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -64,6 +65,12 @@ struct QuantizedWeights {
                                size_t n_stride, const std::vector<int32_t>& zero_points,
                                bool blockwise = false, WeightArena* arena = nullptr,
                                ThreadPool* pool = nullptr);
+
+  // Whether some column's zero point (as packed) is not 0: only then do the products need the
+  // activations' sums (per row, or per block), which those zero points multiply.
+  bool HasZeroPoints() const {
+    return std::any_of(zero_points.begin(), zero_points.end(), [](int32_t zp) { return zp != 0; });
+  }
 };
 
 // Activations A [rows, K] uint8 (row stride lda), each row with its own zero point.
@@ -99,12 +106,11 @@ struct BlockQuantizedActivations {
 
 // Per-block DynamicQuantizeLinear of x [rows, K] (dense) into q (dense) and blocks
 // ([ActivationBlocks(K)][rows]), spread over the pool by rows; params and sums are scratch of
-// rows * ActivationBlocks(K) entries each. Without block_sums the blocks' sums of quantized
-// values, which only weights with a nonzero zero point multiply, are neither computed nor
-// packed (their term is 0 either way).
+// rows * ActivationBlocks(K) entries each. With sums null the blocks' sums of quantized values,
+// which only weights with a nonzero zero point multiply (QuantizedWeights::HasZeroPoints), are
+// neither computed nor packed (their term is 0 either way).
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
-                           ActivationBlock* blocks, QuantParams* params, int32_t* sums,
-                           bool block_sums = true);
+                           ActivationBlock* blocks, QuantParams* params, int32_t* sums);
 
 // y[m * ldy + n] = activation((sum_b s[m][b] * C_b[m][n]) * b_scales[n] + bias[n]) (bias may be
 // null), the block-wise product of kernels/gemm_s8.h; w must be packed with `blockwise`.
