@@ -60,7 +60,7 @@ void PackGemmPanel(const GemmBView& b, int64_t k0, int64_t kc, int64_t col0, flo
 
 PackedGemmB::PackedGemmB(int64_t k, int64_t n) : k_(k), n_(n) {
   const size_t bytes = static_cast<size_t>(PackedFloats(k, n)) * sizeof(float);
-  owned_.reset(static_cast<float*>(AllocateAligned64(bytes)));
+  owned_.reset(static_cast<float*>(AllocateAligned64(bytes, /*huge_pages=*/false)));  // weights
   if (owned_ == nullptr) throw std::bad_alloc();
   data_ = owned_.get();
 }

@@ -23,9 +23,8 @@ Tensor WeightArena::Allocate(DType dtype, Shape shape) {
   const size_t bytes = std::max(kAlign, (meta.bytes() + kAlign - 1) / kAlign * kAlign);
   std::lock_guard<std::mutex> lock(mu_);
   if (bytes > left_) {
-    const size_t size =
-        std::max(kChunkBytes, (bytes + kHugePageBytes - 1) / kHugePageBytes * kHugePageBytes);
-    void* p = AllocateAligned64(size);
+    const size_t size = std::max(kChunkBytes, bytes);
+    void* p = AllocateAligned64(size, /*huge_pages=*/false);
     if (p == nullptr) {
       throw Error("out of memory allocating " + std::to_string(size) + " bytes for weights");
     }

@@ -1,8 +1,8 @@
 // Memory for the weights kernels pack at load. Packed matrices are carved one after another out
-// of 32 MiB chunks on 2 MiB huge pages: every weight is on huge pages (the GEMMs stream all of
-// them each run), and no matrix pays for rounding its own allocation up to whole huge pages (a
-// 2.3 MiB matrix took 4 MiB: 39 MB over the vision tower). Slices start on 4 KiB boundaries:
-// packed back to back on 64-byte boundaries, the text tower ran 20% slower.
+// of 32 MiB chunks, on 4 KiB pages (kernels/aligned_alloc.h says why not huge pages), so that
+// no matrix pays for rounding its own allocation up (when the chunks were on 2 MiB pages, a
+// 2.3 MiB matrix of its own took 4 MiB: 39 MB over the vision tower). Slices start on 4 KiB
+// boundaries: packed back to back on 64-byte boundaries, the text tower ran 20% slower.
 #pragma once
 
 #include <cstddef>
