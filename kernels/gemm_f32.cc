@@ -72,6 +72,12 @@ PackedGemmB::PackedGemmB(const GemmBView& b, float* storage) : k_(b.k), n_(b.n),
   PackPanels(b, 0, panels());
 }
 
+void PackedGemmB::AdviseHugePages() const {
+  if (owned_ != nullptr) {
+    qclip::AdviseHugePages(owned_.get(), static_cast<size_t>(PackedFloats(k_, n_)) * sizeof(float));
+  }
+}
+
 void PackedGemmB::PackPanels(const GemmBView& b, int64_t first, int64_t end) {
   assert(b.k == k_ && b.n == n_ && 0 <= first && first <= end && end <= panels());
   HWY_DYNAMIC_DISPATCH(PackGemmPanelsF32)(b, first, end, data_);

@@ -73,6 +73,8 @@ class PackedGemmB {
   PackedGemmB(int64_t k, int64_t n);
   // Packs B's panels [first, end) (b.k == k(), b.n == n()); each panel once, from any thread.
   void PackPanels(const GemmBView& b, int64_t first, int64_t end);
+  // Once every panel is packed: AdviseHugePages (kernels/aligned_alloc.h) for the memory it owns.
+  void AdviseHugePages() const;
 
   // Floats the packed form of a [k, n] matrix takes.
   static int64_t PackedFloats(int64_t k, int64_t n) {

@@ -131,6 +131,7 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
   // What is still misaligned (a weight a packer left unpacked, a graph output) is read when the
   // plan is made or the model runs.
   for (size_t v = 0; v < graph_.values.size(); ++v) AlignConstant(graph_, static_cast<int>(v));
+  weights_.AdviseHugePages();
 }
 
 void Interpreter::ReleaseConstant(Tensor& c) {

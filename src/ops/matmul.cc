@@ -51,6 +51,7 @@ std::shared_ptr<const PackedGemmB> PackConstantWeight(const Tensor* b, bool tran
   } else {
     pack(0, packed->panels());
   }
+  packed->AdviseHugePages();
   return packed;
 }
 

@@ -29,6 +29,7 @@ Tensor WeightArena::Allocate(DType dtype, Shape shape) {
       throw Error("out of memory allocating " + std::to_string(size) + " bytes for weights");
     }
     chunk_ = std::shared_ptr<void>(p, std::free);
+    chunks_.emplace_back(p, size);
     next_ = static_cast<unsigned char*>(p);
     left_ = size;
   }
@@ -36,6 +37,11 @@ Tensor WeightArena::Allocate(DType dtype, Shape shape) {
   next_ += bytes;
   left_ -= bytes;
   return Tensor::View(dtype, std::move(shape), data, chunk_);
+}
+
+void WeightArena::AdviseHugePages() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [data, bytes] : chunks_) qclip::AdviseHugePages(data, bytes);
 }
 
 }  // namespace qclip

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "qclip/tensor.h"
 
@@ -17,10 +19,13 @@ class WeightArena {
  public:
   // A tensor of uninitialised memory, 64-byte aligned, kept alive by its chunk.
   Tensor Allocate(DType dtype, Shape shape);
+  // Once every weight is written: AdviseHugePages (kernels/aligned_alloc.h) for every chunk.
+  void AdviseHugePages();
 
  private:
   std::mutex mu_;
-  std::shared_ptr<void> chunk_;  // the chunk being filled
+  std::shared_ptr<void> chunk_;                   // the chunk being filled
+  std::vector<std::pair<void*, size_t>> chunks_;  // all of them (kept alive by their tensors)
   unsigned char* next_ = nullptr;
   size_t left_ = 0;
 };
