@@ -23,19 +23,48 @@ namespace qclip {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Normalises one row of `cols` floats; see LayerNormF32 in norm.h.
+// The mean of one row of `cols` floats (the first pass of LayerNormRow).
 template <class D, class V = hn::Vec<D>>
-HWY_INLINE void LayerNormRow(D d, const float* x, const float* scale, const float* bias,
+HWY_INLINE float RowMean(D d, const float* x, size_t cols) {
+  const size_t N = hn::Lanes(d);
+  const size_t full = cols - cols % N;
+  const size_t tail = cols - full;
+  V sum = hn::Zero(d);
+  for (size_t i = 0; i < full; i += N) sum = hn::Add(sum, hn::LoadU(d, x + i));
+  if (tail != 0) sum = hn::Add(sum, LoadFirstN(d, x + full, tail));
+  return hn::GetLane(hn::SumOfLanes(d, sum)) / static_cast<float>(cols);
+}
+
+// sum = a + b for one row, and the mean of sum: RowMean's additions in the same order, so the
+// mean has the bits RowMean gives for the stored sum.
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE float AddRowMean(D d, const float* a, const float* b, size_t cols, float* sum_out) {
+  const size_t N = hn::Lanes(d);
+  const size_t full = cols - cols % N;
+  const size_t tail = cols - full;
+  V sum = hn::Zero(d);
+  for (size_t i = 0; i < full; i += N) {
+    const V s = hn::Add(hn::LoadU(d, a + i), hn::LoadU(d, b + i));
+    hn::StoreU(s, d, sum_out + i);
+    sum = hn::Add(sum, s);
+  }
+  if (tail != 0) {  // lanes past the end: 0 + 0, as LoadFirstN's zeros
+    const V s = hn::Add(LoadFirstN(d, a + full, tail), LoadFirstN(d, b + full, tail));
+    StoreFirstN(s, d, sum_out + full, tail);
+    sum = hn::Add(sum, s);
+  }
+  return hn::GetLane(hn::SumOfLanes(d, sum)) / static_cast<float>(cols);
+}
+
+// Normalises one row of `cols` floats whose mean is `mean` (the passes of LayerNormRow after the
+// first).
+template <class D, class V = hn::Vec<D>>
+HWY_INLINE void NormalizeRow(D d, const float* x, float mean, const float* scale, const float* bias,
                              size_t cols, float epsilon, float* out, float* mean_out,
                              float* inv_std_dev_out) {
   const size_t N = hn::Lanes(d);
   const size_t full = cols - cols % N;
   const size_t tail = cols - full;
-
-  V sum = hn::Zero(d);
-  for (size_t i = 0; i < full; i += N) sum = hn::Add(sum, hn::LoadU(d, x + i));
-  if (tail != 0) sum = hn::Add(sum, LoadFirstN(d, x + full, tail));
-  const float mean = hn::GetLane(hn::SumOfLanes(d, sum)) / static_cast<float>(cols);
 
   // Second pass over the row (in L1) for the variance: exact where E[x^2] - mean^2 would cancel.
   const V mean_v = hn::Set(d, mean);
@@ -67,6 +96,15 @@ HWY_INLINE void LayerNormRow(D d, const float* x, const float* scale, const floa
     const V y = normalize(LoadFirstN(d, x + full, tail), LoadFirstN(d, scale + full, tail), bias_v);
     StoreFirstN(y, d, out + full, tail);
   }
+}
+
+// Normalises one row of `cols` floats; see LayerNormF32 in norm.h.
+template <class D>
+HWY_INLINE void LayerNormRow(D d, const float* x, const float* scale, const float* bias,
+                             size_t cols, float epsilon, float* out, float* mean_out,
+                             float* inv_std_dev_out) {
+  NormalizeRow(d, x, RowMean(d, x, cols), scale, bias, cols, epsilon, out, mean_out,
+               inv_std_dev_out);
 }
 
 // out = exp(x - max(x)) for one row of `cols` floats; returns the sum of out (0 for an empty

@@ -21,6 +21,16 @@ void LayerNormF32(const float* x, const float* scale, const float* bias, size_t 
   }
 }
 
+void AddLayerNormF32(const float* a, const float* b, const float* scale, const float* bias,
+                     size_t rows, size_t cols, float epsilon, float* sum, float* out) {
+  const hn::ScalableTag<float> d;
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t offset = r * cols;
+    const float mean = AddRowMean(d, a + offset, b + offset, cols, sum + offset);
+    NormalizeRow(d, sum + offset, mean, scale, bias, cols, epsilon, out + offset, nullptr, nullptr);
+  }
+}
+
 void SoftmaxF32(const float* x, size_t rows, size_t cols, float* out) {
   const hn::ScalableTag<float> d;
   for (size_t r = 0; r < rows; ++r) SoftmaxRow(d, x + r * cols, cols, out + r * cols);
@@ -43,12 +53,18 @@ HWY_AFTER_NAMESPACE();
 namespace qclip {
 
 HWY_EXPORT(LayerNormF32);
+HWY_EXPORT(AddLayerNormF32);
 HWY_EXPORT(SoftmaxF32);
 HWY_EXPORT(SoftmaxExpF32);
 
 void LayerNormF32(const float* x, const float* scale, const float* bias, size_t rows, size_t cols,
                   float epsilon, float* out, float* mean, float* inv_std_dev) {
   HWY_DYNAMIC_DISPATCH(LayerNormF32)(x, scale, bias, rows, cols, epsilon, out, mean, inv_std_dev);
+}
+
+void AddLayerNormF32(const float* a, const float* b, const float* scale, const float* bias,
+                     size_t rows, size_t cols, float epsilon, float* sum, float* out) {
+  HWY_DYNAMIC_DISPATCH(AddLayerNormF32)(a, b, scale, bias, rows, cols, epsilon, sum, out);
 }
 
 void SoftmaxF32(const float* x, size_t rows, size_t cols, float* out) {

@@ -14,6 +14,12 @@ namespace qclip {
 void LayerNormF32(const float* x, const float* scale, const float* bias, size_t rows, size_t cols,
                   float epsilon, float* out, float* mean, float* inv_std_dev);
 
+// For each row of the row-major [rows, cols] a and b: sum = a + b (each sum rounded once, as
+// ONNX Add), then out = LayerNormF32 of that row of sum, bit for bit. The fusion of a
+// transformer's residual Add and the LayerNorm after it: the row is normalised while in L1.
+void AddLayerNormF32(const float* a, const float* b, const float* scale, const float* bias,
+                     size_t rows, size_t cols, float epsilon, float* sum, float* out);
+
 // For each row: out = exp(x - max(x)) / sum(exp(x - max(x))) (ONNX Softmax-13). `out` may equal
 // `x`.
 void SoftmaxF32(const float* x, size_t rows, size_t cols, float* out);

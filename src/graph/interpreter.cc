@@ -76,6 +76,7 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
     SelectRowsEarly(graph_,
                     !options_.exact && options_.int8_activations != Int8Activations::kPerTensor);
     MergeQuantizedLinears(graph_);
+    FuseAddLayerNorm(graph_);
   }
   RemoveDeadNodes(graph_);
 

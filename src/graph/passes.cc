@@ -206,6 +206,47 @@ void FuseLinear(Graph& g) {
   DropDead(g, dead);
 }
 
+void FuseAddLayerNorm(Graph& g) {
+  const ValueUses uses(g);
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t k = 0; k < g.nodes.size(); ++k) {
+    const Node& add = g.nodes[k];
+    // Add-7 on: multidirectional broadcasting, as the fused op's (Add-1/6 had an axis attribute).
+    if (!Is(add, "Add") || add.inputs.size() != 2 || add.outputs.size() != 1 ||
+        g.KernelOpset(add) < 7 || uses.graph_output[add.outputs[0]]) {
+      continue;
+    }
+    // The one LayerNormalization that normalises the sum over its last axis.
+    int ln_k = -1, layer_norms = 0;
+    for (int r : uses.readers[add.outputs[0]]) {
+      const Node& n = g.nodes[r];
+      if (!Is(n, "LayerNormalization")) continue;
+      ++layer_norms;
+      const bool fits =
+          n.inputs[0] == add.outputs[0] && n.outputs.size() == 1 && n.GetInt("axis", -1) == -1 &&
+          n.inputs.size() >= 2 && n.inputs.size() <= 3 &&
+          std::count(n.inputs.begin(), n.inputs.end(), add.outputs[0]) == 1 &&
+          g.KernelOpset(n) >= 17 && std::all_of(n.inputs.begin() + 1, n.inputs.end(), [&](int v) {
+            return v < 0 || g.values[v].is_constant();  // ready where the Add is
+          });
+      if (fits) ln_k = r;
+    }
+    if (layer_norms != 1 || ln_k < 0 || dead[static_cast<size_t>(ln_k)]) continue;
+    const Node& ln = g.nodes[ln_k];
+    Node fused;
+    fused.name = ln.name + "/fused_add";
+    fused.op_type = "AddLayerNorm";
+    fused.domain = "qclip";
+    fused.inputs = {add.inputs[0], add.inputs[1]};
+    fused.inputs.insert(fused.inputs.end(), ln.inputs.begin() + 1, ln.inputs.end());
+    fused.outputs = {ln.outputs[0], add.outputs[0]};
+    if (ln.attrs.count("epsilon") != 0) fused.attrs["epsilon"] = ln.attrs.at("epsilon");
+    dead[static_cast<size_t>(ln_k)] = true;
+    g.nodes[k] = std::move(fused);
+  }
+  DropDead(g, dead);
+}
+
 void FuseLinearActivation(Graph& g) {
   const ValueUses uses(g);
   std::vector<bool> dead(g.nodes.size(), false);

@@ -56,4 +56,11 @@ void RunGraphPasses(Graph& g);
 // constants. Runs after SelectRowsEarly, which handles single-output nodes.
 void MergeQuantizedLinears(Graph& g);
 
+// Add(A, B) (Add-7+) -> LayerNormalization over the last axis (its one output) -> one
+// qclip.AddLayerNorm with outputs Y and the sum, placed where the Add stood (the sum's other
+// readers, the residual stream of a pre-LN transformer, keep it): each row is added and
+// normalised while in cache, one pass over the activations less, the same bits. Applied after
+// SelectRowsEarly, which moves row selections through the unfused Add and LayerNormalization.
+void FuseAddLayerNorm(Graph& g);
+
 }  // namespace qclip

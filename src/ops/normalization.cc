@@ -7,6 +7,9 @@
 // of the statistics: qclip computes them in float32 (stash_type 1, the default, and what every
 // exporter writes).
 //
+// qclip.AddLayerNorm (FuseAddLayerNorm): the sum of two tensors and its LayerNormalization over
+// the last axis, in one pass where their shapes are equal.
+//
 // Softmax-13 normalises along one axis (default -1). Softmax-1/11 flatten X to 2-D at `axis`
 // (default 1) and normalise each row of that matrix.
 //
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "kernels/norm.h"
+#include "ops/broadcast.h"
 #include "ops/op.h"
 #include "ops/op_util.h"
 #include "ops/register.h"
@@ -28,6 +32,46 @@ int64_t RowsPerTask(int64_t cols) {
   return std::max<int64_t>(1, kParallelChunk / std::max<int64_t>(cols, 1));
 }
 
+// Scale (in[first]) and the optional B (in[first + 1]): float32, broadcast to `normalized`.
+void CheckLayerNormParams(const std::vector<const Tensor*>& in, size_t first,
+                          const Shape& normalized) {
+  for (size_t i = first; i < in.size(); ++i) {
+    if (in[i] == nullptr) continue;
+    const char* what = i == first ? "LayerNormalization's Scale" : "LayerNormalization's B";
+    RequireDType(*in[i], {DType::kFloat32}, what);
+    const Shape& shape = in[i]->shape();
+    bool fits = shape.size() <= normalized.size();
+    for (size_t d = 0; fits && d < shape.size(); ++d) {
+      const int64_t want = normalized[normalized.size() - shape.size() + d];
+      fits = shape[d] == 1 || shape[d] == want;
+    }
+    if (!fits) {
+      throw Error(std::string(what) + " " + ShapeToString(in[i]->shape()) +
+                  " does not broadcast to the normalized shape " + ShapeToString(normalized));
+    }
+  }
+}
+
+// t's values as a dense row of the normalized shape: t itself when it already is one, else
+// broadcast into *storage. nullptr for an omitted input.
+const float* FullRow(const Tensor* t, const Shape& normalized, std::vector<float>* storage) {
+  if (t == nullptr) return nullptr;
+  const int64_t n = NumElements(normalized);
+  if (t->size() == n) return t->data<float>();
+  const int rank = static_cast<int>(normalized.size());
+  const std::vector<int64_t> strides = BroadcastStrides(t->shape(), rank);
+  storage->resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t offset = 0;
+    for (int64_t d = rank - 1, rest = i; d >= 0; --d) {
+      offset += rest % normalized[d] * strides[d];
+      rest /= normalized[d];
+    }
+    (*storage)[i] = t->data<float>()[offset];
+  }
+  return storage->data();
+}
+
 class LayerNormKernel final : public OpKernel {
  public:
   explicit LayerNormKernel(const KernelInit& init)
@@ -38,16 +82,7 @@ class LayerNormKernel final : public OpKernel {
     RequireDType(*in[0], {DType::kFloat32}, "LayerNormalization's X");
     const Shape& x = in[0]->shape();
     const int axis = NormalizeAxis(axis_, static_cast<int>(x.size()));
-    const Shape normalized(x.begin() + axis, x.end());
-    for (size_t i = 1; i < in.size(); ++i) {
-      if (in[i] == nullptr) continue;
-      const char* what = i == 1 ? "LayerNormalization's Scale" : "LayerNormalization's B";
-      RequireDType(*in[i], {DType::kFloat32}, what);
-      if (BroadcastShapes(in[i]->shape(), normalized) != normalized) {
-        throw Error(std::string(what) + " " + ShapeToString(in[i]->shape()) +
-                    " does not broadcast to the normalized shape " + ShapeToString(normalized));
-      }
-    }
+    CheckLayerNormParams(in, 1, Shape(x.begin() + axis, x.end()));
     (*out)[0] = Tensor::Meta(DType::kFloat32, x);
     Shape stats(x.begin(), x.begin() + axis);
     stats.resize(x.size(), 1);
@@ -78,28 +113,67 @@ class LayerNormKernel final : public OpKernel {
   }
 
  private:
-  // t's values as a dense row of the normalized shape: t itself when it already is one, else
-  // broadcast into *storage. nullptr for an omitted input.
-  static const float* FullRow(const Tensor* t, const Shape& normalized,
-                              std::vector<float>* storage) {
-    if (t == nullptr) return nullptr;
-    const int64_t n = NumElements(normalized);
-    if (t->size() == n) return t->data<float>();
-    const int rank = static_cast<int>(normalized.size());
-    const std::vector<int64_t> strides = BroadcastStrides(t->shape(), rank);
-    storage->resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t offset = 0;
-      for (int64_t d = rank - 1, rest = i; d >= 0; --d) {
-        offset += rest % normalized[d] * strides[d];
-        rest /= normalized[d];
-      }
-      (*storage)[i] = t->data<float>()[offset];
-    }
-    return storage->data();
+  int64_t axis_;
+  float epsilon_;
+};
+
+// qclip.AddLayerNorm (FuseAddLayerNorm, src/graph/passes.h): inputs A, B (float32, broadcast as
+// by Add-7+), Scale and optional B of LayerNormalization over the last axis; attribute epsilon;
+// outputs Y = LayerNormalization(Sum) and Sum = A + B, the same bits as the two nodes. With A
+// and B of one shape each row is added and normalised in one pass (AddLayerNormF32); else the
+// sum is made first.
+class AddLayerNormKernel final : public OpKernel {
+ public:
+  explicit AddLayerNormKernel(const KernelInit& init)
+      : epsilon_(init.node.GetFloat("epsilon", 1e-5f)) {}
+
+  void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
+    RequireInputs(in, 3, 4);
+    RequireDType(*in[0], {DType::kFloat32}, "AddLayerNorm's A");
+    RequireDType(*in[1], {DType::kFloat32}, "AddLayerNorm's B");
+    const Shape sum = BroadcastShapes(in[0]->shape(), in[1]->shape());
+    if (sum.empty()) throw Error("AddLayerNorm needs a sum of rank >= 1, got a scalar");
+    CheckLayerNormParams(in, 2, Shape{sum.back()});
+    for (Tensor& t : *out) t = Tensor::Meta(DType::kFloat32, sum);
   }
 
-  int64_t axis_;
+  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+           RunContext& ctx) const override {
+    const Tensor& a = *in[0];
+    const Tensor& b = *in[1];
+    Tensor& sum = *out[1];
+    const int64_t cols = sum.shape().back();
+    const int64_t rows = cols == 0 ? 0 : sum.size() / cols;
+    std::vector<float> scale_row, bias_row;
+    const float* scale = FullRow(in[2], {cols}, &scale_row);
+    const float* bias = FullRow(in.size() > 3 ? in[3] : nullptr, {cols}, &bias_row);
+    float* y = out[0]->data<float>();
+    float* s = sum.data<float>();
+    if (a.shape() == b.shape()) {
+      const float* pa = a.data<float>();
+      const float* pb = b.data<float>();
+      ParallelChunks(*ctx.pool, rows, RowsPerTask(cols), [&](int64_t begin, int64_t end) {
+        const int64_t first = begin * cols;
+        AddLayerNormF32(pa + first, pb + first, scale, bias, static_cast<size_t>(end - begin),
+                        static_cast<size_t>(cols), epsilon_, s + first, y + first);
+      });
+      return;
+    }
+    const StridedLoop loop = MakeBroadcastLoop(sum.shape(), {&a.shape(), &b.shape()});
+    ForEachRun(loop, *ctx.pool, [&](const int64_t* offsets, int64_t out_offset, int64_t n) {
+      const float* pa = a.data<float>() + offsets[0];
+      const float* pb = b.data<float>() + offsets[1];
+      for (int64_t i = 0; i < n; ++i) {
+        s[out_offset + i] = pa[i * loop.inner_stride[0]] + pb[i * loop.inner_stride[1]];
+      }
+    });
+    ParallelChunks(*ctx.pool, rows, RowsPerTask(cols), [&](int64_t begin, int64_t end) {
+      LayerNormF32(s + begin * cols, scale, bias, static_cast<size_t>(end - begin),
+                   static_cast<size_t>(cols), epsilon_, y + begin * cols, nullptr, nullptr);
+    });
+  }
+
+ private:
   float epsilon_;
 };
 
@@ -155,6 +229,7 @@ class SoftmaxKernel final : public OpKernel {
 
 void RegisterNormalizationOps(OpRegistry& r) {
   r.Add({"", "LayerNormalization", 17, &MakeKernel<LayerNormKernel>});
+  r.Add({"qclip", "AddLayerNorm", 1, &MakeKernel<AddLayerNormKernel>});
   r.Add({"", "Softmax", 1, &MakeKernel<SoftmaxKernel>});
   r.Add({"", "Softmax", 13, &MakeKernel<SoftmaxKernel>});
 }

@@ -1,6 +1,7 @@
 #include "kernels/norm.h"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -113,6 +114,38 @@ TEST_P(NormTest, LayerNormConstantRowIsBias) {
   EXPECT_EQ(out, bias);
   EXPECT_EQ(mean, 3.25f);
   EXPECT_FLOAT_EQ(inv_std, 100.0f);
+}
+
+TEST_P(NormTest, AddLayerNormIsAddThenLayerNormBitForBit) {
+  // The sum as a plain float addition, then LayerNormF32 of it: every row length 0..4N+1 and the
+  // model sizes, misaligned data, with and without bias.
+  std::vector<size_t> lengths;
+  for (size_t n = 0; n <= 65; ++n) lengths.push_back(n);
+  for (size_t n : {192, 768}) lengths.push_back(n);
+  for (size_t cols : lengths) {
+    const size_t rows = 3, offset = 1;
+    const std::vector<float> a = RandomVector(rows * cols + offset, -2, 2, 21);
+    std::vector<float> b = RandomVector(rows * cols + offset, -2, 2, 22);
+    for (size_t i = offset + cols; i < offset + 2 * cols; ++i) b[i] += 500.0f;  // row 1
+    const std::vector<float> scale = RandomVector(cols + offset, 0.5f, 1.5f, 23);
+    const std::vector<float> bias = RandomVector(cols + offset, -1, 1, 24);
+    for (const bool with_bias : {true, false}) {
+      const float* bias_ptr = with_bias ? bias.data() + offset : nullptr;
+      std::vector<float> want_sum(rows * cols), want(rows * cols);
+      for (size_t i = 0; i < rows * cols; ++i) want_sum[i] = a[offset + i] + b[offset + i];
+      LayerNormF32(want_sum.data(), scale.data() + offset, bias_ptr, rows, cols, 1e-5f,
+                   want.data(), nullptr, nullptr);
+      std::vector<float> sum(rows * cols + offset, -7.0f), out(rows * cols + offset, -7.0f);
+      AddLayerNormF32(a.data() + offset, b.data() + offset, scale.data() + offset, bias_ptr, rows,
+                      cols, 1e-5f, sum.data() + offset, out.data() + offset);
+      ASSERT_EQ(sum[0], -7.0f);
+      ASSERT_EQ(out[0], -7.0f);
+      ASSERT_EQ(0, std::memcmp(sum.data() + offset, want_sum.data(), want_sum.size() * 4))
+          << "cols " << cols;
+      ASSERT_EQ(0, std::memcmp(out.data() + offset, want.data(), want.size() * 4))
+          << "cols " << cols;
+    }
+  }
 }
 
 TEST_P(NormTest, SoftmaxMatchesReference) {
