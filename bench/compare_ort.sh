@@ -71,6 +71,7 @@ configs=(
   "text INT8 unpadded|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|run"
   "text INT8 app query (ORT padded 256)|text_int8_qint8_pt|input_ids=$work/ids_padded256.npy|encoder"
   "vision INT8 b1, qclip --exact|vision_int8_qint8_pt|pixel_values=$work/pixels_b1.npy|exact"
+  "vision INT8 b8, qclip --exact|vision_int8_qint8_pt|pixel_values=$work/pixels_b8.npy|exact"
   "text INT8 unpadded, qclip --exact|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|exact"
 )
 
