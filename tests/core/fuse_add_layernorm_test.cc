@@ -71,10 +71,10 @@ std::vector<Tensor> Unfused(const Tensor& a, const Tensor& b, const Tensor& scal
   return {test::RunOp(ln)[0], sum};
 }
 
-std::vector<Tensor> Fused(const Tensor& a, const Tensor& b, const Tensor& scale,
-                          const Tensor& bias, int threads) {
-  test::OpCall c{"AddLayerNorm", "qclip", 1, {}, {a, b, scale, bias}, {false, false, true, true},
-                 2};
+std::vector<Tensor> Fused(const Tensor& a, const Tensor& b, const Tensor& scale, const Tensor& bias,
+                          int threads) {
+  test::OpCall c{
+      "AddLayerNorm", "qclip", 1, {}, {a, b, scale, bias}, {false, false, true, true}, 2};
   c.attrs["epsilon"] = test::FloatAttr(1e-6f);
   c.threads = threads;
   return test::RunOp(c);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <random>
 #include <vector>
@@ -53,16 +54,21 @@ std::vector<float> RandomVector(size_t n, float lo, float hi, uint32_t seed) {
   return v;
 }
 
+// Every row length 0..4N+1 for the widest vector (16 floats), then `model_sizes`.
+std::vector<size_t> RowLengths(std::initializer_list<size_t> model_sizes) {
+  std::vector<size_t> lengths;
+  for (size_t n = 0; n <= 65; ++n) lengths.push_back(n);
+  lengths.insert(lengths.end(), model_sizes);
+  return lengths;
+}
+
 class NormTest : public hwy::TestWithParamTarget {};
 HWY_TARGET_INSTANTIATE_TEST_SUITE_P(NormTest);
 
 TEST_P(NormTest, LayerNormMatchesReference) {
   // Every row length 0..4N+1 for the widest vector (16 floats), plus the model sizes; data start
   // at a misaligned offset; rows with a large mean exercise the two-pass variance.
-  std::vector<size_t> lengths;
-  for (size_t n = 0; n <= 65; ++n) lengths.push_back(n);
-  for (size_t n : {128, 192, 640, 768}) lengths.push_back(n);
-  for (size_t cols : lengths) {
+  for (size_t cols : RowLengths({128, 192, 640, 768})) {
     const size_t rows = 3, offset = 1;
     std::vector<float> x = RandomVector(rows * cols + offset, -2, 2, 7);
     for (size_t i = offset + cols; i < offset + 2 * cols; ++i) x[i] += 1000.0f;  // row 1
@@ -119,10 +125,7 @@ TEST_P(NormTest, LayerNormConstantRowIsBias) {
 TEST_P(NormTest, AddLayerNormIsAddThenLayerNormBitForBit) {
   // The sum as a plain float addition, then LayerNormF32 of it: every row length 0..4N+1 and the
   // model sizes, misaligned data, with and without bias.
-  std::vector<size_t> lengths;
-  for (size_t n = 0; n <= 65; ++n) lengths.push_back(n);
-  for (size_t n : {192, 768}) lengths.push_back(n);
-  for (size_t cols : lengths) {
+  for (size_t cols : RowLengths({192, 768})) {
     const size_t rows = 3, offset = 1;
     const std::vector<float> a = RandomVector(rows * cols + offset, -2, 2, 21);
     std::vector<float> b = RandomVector(rows * cols + offset, -2, 2, 22);
@@ -133,8 +136,8 @@ TEST_P(NormTest, AddLayerNormIsAddThenLayerNormBitForBit) {
       const float* bias_ptr = with_bias ? bias.data() + offset : nullptr;
       std::vector<float> want_sum(rows * cols), want(rows * cols);
       for (size_t i = 0; i < rows * cols; ++i) want_sum[i] = a[offset + i] + b[offset + i];
-      LayerNormF32(want_sum.data(), scale.data() + offset, bias_ptr, rows, cols, 1e-5f,
-                   want.data(), nullptr, nullptr);
+      LayerNormF32(want_sum.data(), scale.data() + offset, bias_ptr, rows, cols, 1e-5f, want.data(),
+                   nullptr, nullptr);
       std::vector<float> sum(rows * cols + offset, -7.0f), out(rows * cols + offset, -7.0f);
       AddLayerNormF32(a.data() + offset, b.data() + offset, scale.data() + offset, bias_ptr, rows,
                       cols, 1e-5f, sum.data() + offset, out.data() + offset);
@@ -149,10 +152,7 @@ TEST_P(NormTest, AddLayerNormIsAddThenLayerNormBitForBit) {
 }
 
 TEST_P(NormTest, SoftmaxMatchesReference) {
-  std::vector<size_t> lengths;
-  for (size_t n = 0; n <= 65; ++n) lengths.push_back(n);
-  for (size_t n : {197, 256}) lengths.push_back(n);
-  for (size_t cols : lengths) {
+  for (size_t cols : RowLengths({197, 256})) {
     const size_t rows = 3, offset = 3;
     std::vector<float> x = RandomVector(rows * cols + offset, -20, 20, 21);
     for (size_t i = offset + cols; i < offset + 2 * cols; ++i)
