@@ -65,7 +65,10 @@ PackedGemmB::PackedGemmB(int64_t k, int64_t n) : k_(k), n_(n) {
   data_ = owned_.get();
 }
 
-PackedGemmB::PackedGemmB(const GemmBView& b) : PackedGemmB(b.k, b.n) { PackPanels(b, 0, panels()); }
+PackedGemmB::PackedGemmB(const GemmBView& b) : PackedGemmB(b.k, b.n) {
+  PackPanels(b, 0, panels());
+  AdviseHugePages();
+}
 
 PackedGemmB::PackedGemmB(const GemmBView& b, float* storage) : k_(b.k), n_(b.n), data_(storage) {
   assert(reinterpret_cast<uintptr_t>(storage) % 64 == 0 || PackedFloats(b.k, b.n) == 0);

@@ -64,6 +64,7 @@ struct GemmBView {
 class PackedGemmB {
  public:
   PackedGemmB() = default;
+  // Packed into memory of its own (advised for huge pages once written: AdviseHugePages).
   explicit PackedGemmB(const GemmBView& b);
   // Packed into `storage` (64-byte aligned, PackedFloats(b.k, b.n) floats, not owned): a
   // kernel's planned scratch.
