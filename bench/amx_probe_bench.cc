@@ -1,8 +1,8 @@
 // What the AMX tile unit sustains on this machine, for sizing kernels/gemm_s8_amx.cc: TDPBUSD
-// alone, with its tile loads from L1 (weight tiles laid out as PackWeightsS8 stores them, 256
-// bytes between rows, or contiguous), and one tile row of 8 activation rows streaming 85 MB of
-// weights from memory (a text query's products). Single thread; rates from the fastest
-// iteration in thread CPU time. Machines without AMX skip every case.
+// alone, with its tile loads from L1 (weight tiles with 256 bytes between rows, PackWeightsS8's
+// layout until the thirteenth session, or contiguous, its layout since), and one tile row of 8
+// activation rows streaming 85 MB of weights from memory (a text query's products). Single thread;
+// rates from the fastest iteration in thread CPU time. Machines without AMX skip every case.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -78,9 +78,9 @@ __attribute__((target("amx-tile,amx-int8"), noinline)) void TileSteps(const uint
   }
 }
 
-// Weight tile addressing of a [K, N] matrix's 32 columns from `col` on. Layout 0: PackWeightsS8's
-// panels of 64 columns, k groups of 4 as 256-byte rows. Layout 1: each 64-K x 16-column tile
-// stored as 1 KiB.
+// Weight tile addressing of a [K, N] matrix's 32 columns from `col` on. Layout 0: panels of 64
+// columns, k groups of 4 as 256-byte rows (PackWeightsS8's until the thirteenth session).
+// Layout 1: each 64-K x 16-column tile stored as 1 KiB (PackWeightsS8's now).
 struct TileAddress {
   const int8_t* b;
   size_t stride, second, step;
@@ -120,8 +120,8 @@ void BM_AmxTilesFromL1(benchmark::State& state) {
 BENCHMARK(BM_AmxTilesFromL1)->Arg(0)->Arg(1);
 
 // Arg: weight layout. 8 rows x 768 against 36 matrices of 768 x 3072 (85 MB, a text tower's
-// int8 weights), 32 columns at a time; Arg 2: the kernel's AmxMulOneTileRowU8S8, PackWeightsS8's
-// layout, a whole 64-column panel per call.
+// int8 weights), 32 columns at a time; Arg 2: the kernel's AmxMulOneTileRowU8S8, layout 1, a
+// whole 64-column panel per call.
 void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
   if (!AmxUsable()) return state.SkipWithError("no AMX here");
   constexpr size_t K = 768, N = 3072, kMatrices = 36;
@@ -135,7 +135,7 @@ void BM_AmxOneTileRowFromMemory(benchmark::State& state) {
     alignas(64) int32_t c[kAmxRows * kAmxPanelCols];
     for (size_t m = 0; m < kMatrices; ++m) {
       for (size_t col = 0; layout == 2 && col < N; col += kAmxPanelCols) {
-        AmxMulOneTileRowU8S8(a.get(), K, K, b.get() + m * K * N + col * K, 256, c);
+        AmxMulOneTileRowU8S8(a.get(), K, K, b.get() + m * K * N + col * K, c);
       }
       for (size_t col = 0; layout != 2 && col < N; col += kAmxCols) {
         const TileAddress t = Address(b.get() + m * K * N, K, col, layout);

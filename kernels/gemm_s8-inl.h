@@ -248,7 +248,7 @@ constexpr size_t kBlockTileRows = 2;
 #endif
 
 // A run of k groups of A (4 bytes per group of a row, rows lda apart) and of the packed weights
-// they multiply (groups group_stride bytes apart). Full k groups read A in place; a last
+// they multiply (from group `first_group` of the panel on). Full k groups read A in place; a last
 // partial group (K % 4 != 0) reads a zero-padded copy instead (the packed weights are zero past
 // K, so the padding only needs to be readable).
 // (Both microkernels write their dot-product loop out: with the accumulator arrays passed to a
@@ -257,7 +257,7 @@ struct Segment {
   const uint8_t* a;
   size_t lda;
   size_t groups;
-  const int8_t* b;
+  size_t first_group;
 };
 
 // The last K % 4 bytes of kRows rows, zero-padded to a group.
@@ -273,11 +273,16 @@ struct TailGroup {
 };
 
 // sum_k A[r][k] * B[k][n] for kRows rows and columns [col, col + cols), cols <= kTileVecs *
-// Lanes, handed to `output`. `b` points at column `col` in the k-group-0 row of its panel;
-// consecutive k groups are `group_stride` bytes apart.
+// Lanes, handed to `output`. `b` points at column `col` in k group 0 of its panel (PackedColumn).
+// With `prefetch` (the first row tile of a column tile, which reads the weights from memory),
+// asks for the weights kPrefetchSteps steps (8 KiB of the panel) ahead: text --exact 8 tokens
+// without AMX 7-15% faster, back to the speed of the layout before the thirteenth session, whose
+// 256-byte group rows the hardware prefetcher followed by itself.
+constexpr size_t kPrefetchSteps = 2;
+
 template <size_t kRows, class Output>
-HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
-                              size_t group_stride, size_t col, size_t cols, const Output& output) {
+HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b, size_t col,
+                              size_t cols, bool prefetch, const Output& output) {
   const DI32 d;
   const size_t N = hn::Lanes(d);
   VI32 sum0[kRows][kTileVecs];
@@ -290,22 +295,37 @@ HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8
 
   const size_t full_groups = K / 4;
   const TailGroup<kRows> tail(a, lda, K);
-  const Segment segments[2] = {{a, lda, full_groups, b},
-                               {&tail.bytes[0][0], 4, K % 4 != 0, b + full_groups * group_stride}};
+  const Segment segments[2] = {{a, lda, full_groups, 0},
+                               {&tail.bytes[0][0], 4, K % 4 != 0, full_groups}};
   for (const Segment& s : segments) {
-    for (size_t g = 0; g < s.groups; ++g) {
-      // kTileVecs vectors of packed weights, each used by all kRows rows.
-      const int32_t* group = reinterpret_cast<const int32_t*>(s.b + g * group_stride);
-      VI32 w[kTileVecs];
-      HWY_UNROLL(4)
-      for (size_t v = 0; v < kTileVecs; ++v) w[v] = hn::LoadU(d, group + v * N);
-      HWY_UNROLL(8)
-      for (size_t r = 0; r < kRows; ++r) {
-        uint32_t word;  // 4 activations; little-endian: byte j is column 4g + j
-        memcpy(&word, s.a + r * s.lda + 4 * g, 4);
-        const ActivationsU8x4 x = PrepareActivations(word);
+    // Step by step: within one, consecutive groups are 64 bytes apart (a segment starting
+    // mid-step is the tail's single group).
+    for (size_t first = 0; first < s.groups; first += kPackedStepGroups) {
+      const int8_t* step = b + PackedGroupOffset(s.first_group + first);
+      const uint8_t* step_a = s.a + 4 * first;
+      const size_t groups = std::min(kPackedStepGroups, s.groups - first);
+      for (size_t g = 0; g < groups; ++g) {
+        // kTileVecs vectors of packed weights, each used by all kRows rows.
+        const int8_t* group = step + g * kPackedTileCols * 4;
+        if (prefetch && first + kPrefetchSteps * kPackedStepGroups < s.groups) {
+          HWY_UNROLL(4)
+          for (size_t v = 0; v < kTileVecs; ++v) {
+            hwy::Prefetch(group + kPrefetchSteps * kPackedStepBytes + PackedColumnOffset(v * N));
+          }
+        }
+        VI32 w[kTileVecs];
         HWY_UNROLL(4)
-        for (size_t v = 0; v < kTileVecs; ++v) DotU8S8(x, w[v], sum0[r][v], sum1[r][v]);
+        for (size_t v = 0; v < kTileVecs; ++v) {
+          w[v] = hn::LoadU(d, reinterpret_cast<const int32_t*>(group + PackedColumnOffset(v * N)));
+        }
+        HWY_UNROLL(8)
+        for (size_t r = 0; r < kRows; ++r) {
+          uint32_t word;  // 4 activations; little-endian: byte j is column 4g + j
+          memcpy(&word, step_a + r * s.lda + 4 * g, 4);
+          const ActivationsU8x4 x = PrepareActivations(word);
+          HWY_UNROLL(4)
+          for (size_t v = 0; v < kTileVecs; ++v) DotU8S8(x, w[v], sum0[r][v], sum1[r][v]);
+        }
       }
     }
   }
@@ -342,15 +362,16 @@ HWY_INLINE VF32 FoldBlock(VF32 acc, VI32 sum, VI32 a_terms, VI32 b_terms, VF32 s
 // offsets it reads itself: into L1, or into L2 with prefetch_to_l2. The first row tile of a
 // column asks for its own weights kPrefetchBlocks blocks ahead (4 KiB of its panel): it reads
 // them from memory, and at a few rows per tile (unpadded text) the dot products are too few to
-// hide that latency; the hardware prefetcher does not follow a tile that reads half of each
-// 256-byte group row. Later row tiles find the weights in cache and skip it (prefetches there
-// only take load slots: vision 10% slower), except as MulPanelsBlockwiseTilesU8S8 says.
+// hide that latency; the hardware prefetcher did not follow a tile that read half of each
+// 256-byte group row (the layout until the thirteenth session). Later row tiles find the weights in
+// cache and skip it (prefetches there only take load slots: vision 10% slower), except as
+// MulPanelsBlockwiseTilesU8S8 says.
 constexpr size_t kPrefetchBlocks = 4;
 
 template <size_t kRows, size_t kVecs = kBlockTileVecs>
 HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
-                                       size_t group_stride, const BlockwiseGemmTerms& t, float* y,
-                                       size_t ldy, size_t cols, const int8_t* prefetch_b,
+                                       const BlockwiseGemmTerms& t, float* y, size_t ldy,
+                                       size_t cols, const int8_t* prefetch_b,
                                        size_t prefetch_blocks, bool prefetch_to_l2) {
   constexpr size_t kBlockGroups = kActivationBlock / 4;
   const DI32 d;
@@ -379,20 +400,21 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
     for (size_t r = 0; r < kRows; ++r) {
       rows_a[r] = padded ? last[r] : a + r * lda + block * kActivationBlock;
     }
-    const int8_t* block_b = b + block * kBlockGroups * group_stride;
+    const int8_t* block_b = b + PackedGroupOffset(block * kBlockGroups);
     HWY_UNROLL(8)
     for (size_t r = 0; r < kRows; ++r) {
       HWY_UNROLL(4)
       for (size_t v = 0; v < kVecs; ++v) sum0[r][v] = sum1[r][v] = hn::Zero(d);
     }
     const bool prefetch = block < prefetch_blocks;
-    const int8_t* ahead_b = prefetch ? prefetch_b + block * kBlockGroups * group_stride : nullptr;
+    const int8_t* ahead_b =
+        prefetch ? prefetch_b + PackedGroupOffset(block * kBlockGroups) : nullptr;
     HWY_UNROLL(8)
     for (size_t g = 0; g < kBlockGroups; ++g) {
       if (prefetch) {
         HWY_UNROLL(4)
         for (size_t v = 0; v < kVecs; ++v) {
-          const int8_t* p = ahead_b + g * group_stride + v * hn::Lanes(d) * 4;
+          const int8_t* p = ahead_b + PackedGroupOffset(g) + PackedColumnOffset(v * N);
           if (prefetch_to_l2) {
             __builtin_prefetch(p, 0, 2);
           } else {
@@ -400,10 +422,12 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
           }
         }
       }
-      const int32_t* group = reinterpret_cast<const int32_t*>(block_b + g * group_stride);
+      const int8_t* group = block_b + PackedGroupOffset(g);  // g < 8: within block_b's step
       VI32 w[kVecs];
       HWY_UNROLL(4)
-      for (size_t v = 0; v < kVecs; ++v) w[v] = hn::LoadU(d, group + v * N);
+      for (size_t v = 0; v < kVecs; ++v) {
+        w[v] = hn::LoadU(d, reinterpret_cast<const int32_t*>(group + PackedColumnOffset(v * N)));
+      }
       HWY_UNROLL(8)
       for (size_t r = 0; r < kRows; ++r) {
         uint32_t word;  // 4 activations; little-endian: byte j is k = 4g + j of the block
@@ -461,11 +485,11 @@ struct RowTiles {
 // Runs `rows` <= kRows rows with the kernel instantiated for that count.
 template <size_t kRows, class Output>
 HWY_INLINE void MulTileRowsU8S8(size_t rows, const uint8_t* a, size_t lda, size_t K,
-                                const int8_t* b, size_t group_stride, size_t col, size_t cols,
+                                const int8_t* b, size_t col, size_t cols, bool prefetch,
                                 const Output& output) {
   if constexpr (kRows > 0) {
-    if (rows == kRows) return MulTileU8S8<kRows>(a, lda, K, b, group_stride, col, cols, output);
-    MulTileRowsU8S8<kRows - 1>(rows, a, lda, K, b, group_stride, col, cols, output);
+    if (rows == kRows) return MulTileU8S8<kRows>(a, lda, K, b, col, cols, prefetch, output);
+    MulTileRowsU8S8<kRows - 1>(rows, a, lda, K, b, col, cols, prefetch, output);
   }
 }
 
@@ -476,18 +500,16 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
   HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
   (void)N;
   const size_t tile_cols = kTileVecs * hn::Lanes(DI32());
-  const size_t group_stride = kPackedPanelCols * 4;
-  const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
   // Column tiles outermost: a tile's weights (at most 64 x K bytes) stay in L1/L2 while all
   // rows of A stream past them.
   for (size_t col = col_begin; col < col_end; col += tile_cols) {
     const size_t cols = std::min(tile_cols, col_end - col);
-    const int8_t* b = packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
+    const int8_t* b = PackedColumn(packed_b, K, col);
     size_t r = 0;
     for (; r + kTileRows <= rows; r += kTileRows) {
-      MulTileU8S8<kTileRows>(a + r * lda, lda, K, b, group_stride, col, cols, output.AtRow(r));
+      MulTileU8S8<kTileRows>(a + r * lda, lda, K, b, col, cols, r == 0, output.AtRow(r));
     }
-    MulTileRowsU8S8<kTileRows - 1>(rows - r, a + r * lda, lda, K, b, group_stride, col, cols,
+    MulTileRowsU8S8<kTileRows - 1>(rows - r, a + r * lda, lda, K, b, col, cols, r == 0,
                                    output.AtRow(r));
   }
 }
@@ -523,8 +545,6 @@ HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K
   HWY_DASSERT(col_begin % kPackedPanelCols == 0);
   const DI32 d;
   const size_t N = hn::Lanes(d);
-  const size_t group_stride = kPackedPanelCols * 4;
-  const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
   const size_t tile_rows = std::min(rows, kAmxRows);
   const size_t tiles = (rows + kAmxRows - 1) / kAmxRows;
   const auto tile_start = [&](size_t t) { return std::min(t * kAmxRows, rows - tile_rows); };
@@ -542,21 +562,20 @@ HWY_NOINLINE bool MulAmxU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K
   };
   AmxBegin(tile_rows);
   for (size_t col = col_begin; col < col_end; col += kAmxPanelCols) {
-    const int8_t* panel = packed_b + col / kPackedPanelCols * panel_bytes;
     const size_t cols = std::min(kAmxPanelCols, col_end - col);
     const size_t pairs = tiles / 2;
     for (size_t t = 0; t < 2 * pairs; t += 2) {
       for (size_t half = 0; half < cols; half += kAmxCols) {
         const size_t r0 = tile_start(t), r1 = tile_start(t + 1);
-        AmxMulTwoTileRowsU8S8(a + r0 * lda, a + r1 * lda, lda, K, panel + half * 4, group_stride,
-                              sums);
+        AmxMulTwoTileRowsU8S8(a + r0 * lda, a + r1 * lda, lda, K,
+                              PackedColumn(packed_b, K, col + half), sums);
         emit(sums, kAmxCols, r0, col + half, std::min(kAmxCols, cols - half));
         emit(sums + kAmxRows * kAmxCols, kAmxCols, r1, col + half, std::min(kAmxCols, cols - half));
       }
     }
     if (tiles % 2 != 0) {  // one tile (up to 16 rows, or an odd last one) against the whole panel
       const size_t r = tile_start(tiles - 1);
-      AmxMulOneTileRowU8S8(a + r * lda, lda, K, panel, group_stride, sums);
+      AmxMulOneTileRowU8S8(a + r * lda, lda, K, PackedColumn(packed_b, K, col), sums);
       emit(sums, kAmxPanelCols, r, col, cols);
     }
   }
@@ -587,17 +606,16 @@ HWY_INLINE BlockwiseGemmTerms BlockTermsAtRow(BlockwiseGemmTerms t, size_t rows)
 
 template <size_t kRows, size_t kVecs>
 HWY_INLINE void MulTileRowsBlockwiseU8S8(size_t rows, const uint8_t* a, size_t lda, size_t K,
-                                         const int8_t* b, size_t group_stride,
-                                         const BlockwiseGemmTerms& t, float* y, size_t ldy,
-                                         size_t cols, const int8_t* prefetch_b,
+                                         const int8_t* b, const BlockwiseGemmTerms& t, float* y,
+                                         size_t ldy, size_t cols, const int8_t* prefetch_b,
                                          size_t prefetch_blocks, bool prefetch_to_l2) {
   if constexpr (kRows > 0) {
     if (rows == kRows) {
-      return MulTileBlockwiseU8S8<kRows, kVecs>(a, lda, K, b, group_stride, t, y, ldy, cols,
-                                                prefetch_b, prefetch_blocks, prefetch_to_l2);
+      return MulTileBlockwiseU8S8<kRows, kVecs>(a, lda, K, b, t, y, ldy, cols, prefetch_b,
+                                                prefetch_blocks, prefetch_to_l2);
     }
-    MulTileRowsBlockwiseU8S8<kRows - 1, kVecs>(rows, a, lda, K, b, group_stride, t, y, ldy, cols,
-                                               prefetch_b, prefetch_blocks, prefetch_to_l2);
+    MulTileRowsBlockwiseU8S8<kRows - 1, kVecs>(rows, a, lda, K, b, t, y, ldy, cols, prefetch_b,
+                                               prefetch_blocks, prefetch_to_l2);
   }
 }
 
@@ -612,14 +630,12 @@ HWY_INLINE void MulPanelsBlockwiseTilesU8S8(const uint8_t* a, size_t lda, size_t
                                             size_t col_end, size_t N,
                                             const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
   const size_t tile_cols = kVecs * hn::Lanes(DI32());
-  const size_t group_stride = kPackedPanelCols * 4;
-  const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
   const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
   const size_t blocks = ActivationBlocks(K);
-  const size_t block_bytes = kActivationBlock / 4 * group_stride;
-  const auto weights = [&](size_t col) {
-    return packed_b + col / kPackedPanelCols * panel_bytes + col % kPackedPanelCols * 4;
-  };
+  // kPrefetchBlocks blocks on: whole steps, so that the offsets add up (PackedGroupOffset).
+  constexpr size_t kPrefetchGroups = kPrefetchBlocks * kActivationBlock / 4;
+  static_assert(kPrefetchGroups % kPackedStepGroups == 0);
+  const auto weights = [&](size_t col) { return PackedColumn(packed_b, K, col); };
   for (size_t col = col_begin; col < col_end; col += tile_cols) {
     const size_t cols = std::min(tile_cols, col_end - col);
     const size_t panel = col / kPackedPanelCols, in_panel = col % kPackedPanelCols;
@@ -635,14 +651,14 @@ HWY_INLINE void MulPanelsBlockwiseTilesU8S8(const uint8_t* a, size_t lda, size_t
       size_t prefetch_blocks = 0;
       bool to_l2 = false;
       if (i == 0 && blocks > kPrefetchBlocks) {
-        prefetch_b = b + kPrefetchBlocks * block_bytes;
+        prefetch_b = b + PackedGroupOffset(kPrefetchGroups);
         prefetch_blocks = blocks - kPrefetchBlocks;
       } else if (kPrefetchNext && i > 0 && i + 1 == tiles.count && col + tile_cols < N) {
         prefetch_b = weights(col + tile_cols);
         prefetch_blocks = blocks;
         to_l2 = true;
       }
-      MulTileRowsBlockwiseU8S8<kRows, kVecs>(tiles.Rows(i), a + r * lda, lda, K, b, group_stride,
+      MulTileRowsBlockwiseU8S8<kRows, kVecs>(tiles.Rows(i), a + r * lda, lda, K, b,
                                              BlockTermsAtRow(t, r), y_col + r * ldy, ldy, cols,
                                              prefetch_b, prefetch_blocks, to_l2);
     }
@@ -660,8 +676,6 @@ HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, s
                                     const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
   if (rows < kAmxRows || !AmxTakesDepth(K, /*blockwise=*/true)) return false;
   constexpr size_t kTileCols = 16;
-  const size_t group_stride = kPackedPanelCols * 4;
-  const size_t panel_bytes = PackedPanelGroups(K) * group_stride;
   const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
   AmxBeginBlockwise();
   for (size_t panel_col = col_begin; panel_col < col_end; panel_col += kPackedPanelCols) {
@@ -672,11 +686,10 @@ HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, s
       for (size_t col = panel_col; col < panel_end; col += kTileCols) {
         const size_t in_panel = col - panel_col;
         AmxMulBlockwiseU8S8(
-            a + row * lda, lda, K, packed_b + panel * panel_bytes + in_panel * 4, group_stride,
-            terms.a_blocks + row, terms.a_stride, terms.b_terms + panel * panel_terms + in_panel,
-            kPackedPanelCols, terms.b_scales + col,
-            terms.bias != nullptr ? terms.bias + col : nullptr, y + row * ldy + (col - col_begin),
-            ldy, std::min(kTileCols, panel_end - col));
+            a + row * lda, lda, K, PackedColumn(packed_b, K, col), terms.a_blocks + row,
+            terms.a_stride, terms.b_terms + panel * panel_terms + in_panel, kPackedPanelCols,
+            terms.b_scales + col, terms.bias != nullptr ? terms.bias + col : nullptr,
+            y + row * ldy + (col - col_begin), ldy, std::min(kTileCols, panel_end - col));
       }
     }
   }

@@ -88,32 +88,35 @@ size_t PackedWeightsS8Size(size_t K, size_t N) {
 
 void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t n_stride,
                    int8_t* packed, uint8_t flip) {
-  // Written in order, padding included, so that each output byte is stored once.
+  // Every byte is written once, padding included; each group's 64 words go to its four tiles.
   const size_t panels = (N + kPackedPanelCols - 1) / kPackedPanelCols;
   const size_t groups = PackedPanelGroups(K);
-  int8_t* out = packed;
+  const size_t panel_bytes = groups * kPackedPanelCols * 4;
   for (size_t panel = 0; panel < panels; ++panel) {
     const size_t n_begin = panel * kPackedPanelCols;
     const size_t cols = std::min(kPackedPanelCols, N - n_begin);
-    for (size_t g = 0; g < groups; ++g, out += kPackedPanelCols * 4) {
+    for (size_t g = 0; g < groups; ++g) {
+      uint32_t words[kPackedPanelCols] = {};  // little-endian: byte j is row 4g + j
       if (cols == kPackedPanelCols && n_stride == 1 && 4 * g + 4 <= K) {
         // Whole group of a row-major matrix: four rows interleaved, one word per column (the
         // compiler vectorizes this).
         const auto* r = reinterpret_cast<const uint8_t*>(b + 4 * g * k_stride + n_begin);
-        uint32_t words[kPackedPanelCols];
         for (size_t c = 0; c < kPackedPanelCols; ++c) {
           words[c] = (uint32_t{r[c]} | uint32_t{r[k_stride + c]} << 8 |
                       uint32_t{r[2 * k_stride + c]} << 16 | uint32_t{r[3 * k_stride + c]} << 24) ^
                      flip * 0x01010101u;
         }
-        memcpy(out, words, sizeof(words));  // little-endian: byte j is row 4g + j
-        continue;
+      } else {
+        for (size_t j = 0; j < 4 && 4 * g + j < K; ++j) {
+          const auto* row =
+              reinterpret_cast<const uint8_t*>(b + (4 * g + j) * k_stride + n_begin * n_stride);
+          for (size_t c = 0; c < cols; ++c)
+            words[c] |= static_cast<uint32_t>(row[c * n_stride] ^ flip) << 8 * j;
+        }
       }
-      memset(out, 0, kPackedPanelCols * 4);
-      for (size_t j = 0; j < 4 && 4 * g + j < K; ++j) {
-        const int8_t* row = b + (4 * g + j) * k_stride + n_begin * n_stride;
-        for (size_t c = 0; c < cols; ++c)
-          out[c * 4 + j] = static_cast<int8_t>(row[c * n_stride] ^ flip);
+      int8_t* out = packed + panel * panel_bytes + PackedGroupOffset(g);
+      for (size_t c = 0; c < kPackedPanelCols; c += kPackedTileCols) {
+        memcpy(out + PackedColumnOffset(c), words + c, kPackedTileCols * 4);
       }
     }
   }

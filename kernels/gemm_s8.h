@@ -16,24 +16,55 @@
 namespace qclip {
 
 // Packed weights: the [K, N] matrix is cut into panels of kPackedPanelCols columns (the last
-// zero-padded). Within a panel, K is walked in groups of 4, zero-padded to whole blocks of
-// kActivationBlock (so that the block-wise kernel runs whole blocks), and each group stores, for
-// every column n, the 4 bytes B[k..k+3][n] together, so one 32-bit lane of a vector holds what
-// one VPDPBUSD lane multiplies:
-//   packed[panel][k / 4][n % kPackedPanelCols][k % 4]
+// zero-padded). Within a panel, K is walked in groups of 4, zero-padded to whole steps of
+// kPackedStepGroups groups (64 k values: whole blocks of kActivationBlock too, so that the
+// block-wise kernel runs whole blocks), and each group stores, for every column n, the 4 bytes
+// B[k..k+3][n] together, so one 32-bit lane of a vector holds what one VPDPBUSD lane multiplies.
+// A step is four tiles of 16 columns, each tile its 16 groups of 64 bytes in a row:
+//   packed[panel][k / 64][n % 64 / 16][k % 64 / 4][n % 16][k % 4]
+// so one AMX weight tile (16 groups x 16 columns, gemm_s8_amx.h) is 1 KiB in one piece (tiles
+// with 256-byte rows, the layout until the thirteenth session, loaded 10-18% slower at the
+// model's shapes), and a vector of up to 16 columns is 64 bytes in one piece.
 inline constexpr size_t kPackedPanelCols = 64;
+inline constexpr size_t kPackedStepGroups = 16;
+inline constexpr size_t kPackedTileCols = 16;
+inline constexpr size_t kPackedTileBytes = kPackedStepGroups * kPackedTileCols * 4;
+inline constexpr size_t kPackedStepBytes = kPackedTileBytes * (kPackedPanelCols / kPackedTileCols);
+
+// Byte offset of k group g in a panel, and of column c (< kPackedPanelCols) in a group; both
+// add: offset(g, c) = PackedGroupOffset(g) + PackedColumnOffset(c), and
+// PackedColumnOffset(c + d) = PackedColumnOffset(c) + PackedColumnOffset(d) when c is a multiple
+// of kPackedTileCols. Groups g..g+7 of a block (g a multiple of 8) are 64 bytes apart.
+inline constexpr size_t PackedGroupOffset(size_t g) {
+  return g / kPackedStepGroups * kPackedStepBytes + g % kPackedStepGroups * kPackedTileCols * 4;
+}
+inline constexpr size_t PackedColumnOffset(size_t c) {
+  return c / kPackedTileCols * kPackedTileBytes + c % kPackedTileCols * 4;
+}
 
 // Activations per block of the block-wise product (see below).
 inline constexpr size_t kActivationBlock = 32;
+static_assert(4 * kPackedStepGroups % kActivationBlock == 0, "a step holds whole blocks");
 
 // Blocks of a K-long row.
 inline constexpr size_t ActivationBlocks(size_t K) {
   return (K + kActivationBlock - 1) / kActivationBlock;
 }
 
-// k groups of 4 per packed panel.
+// k groups of 4 per packed panel: whole steps.
 inline constexpr size_t PackedPanelGroups(size_t K) {
-  return ActivationBlocks(K) * (kActivationBlock / 4);
+  return (K + 4 * kPackedStepGroups - 1) / (4 * kPackedStepGroups) * kPackedStepGroups;
+}
+
+// Bytes of one packed panel, and where column `col` of the matrix starts in k group 0 of its
+// panel (col % kPackedTileCols + the columns a caller reads from there <= kPackedTileCols, or
+// col a multiple of kPackedTileCols, so that PackedColumnOffset adds up).
+inline constexpr size_t PackedPanelBytes(size_t K) {
+  return PackedPanelGroups(K) * kPackedPanelCols * 4;
+}
+inline const int8_t* PackedColumn(const int8_t* packed, size_t K, size_t col) {
+  return packed + col / kPackedPanelCols * PackedPanelBytes(K) +
+         PackedColumnOffset(col % kPackedPanelCols);
 }
 
 // Bytes PackWeightsS8 writes for a [K, N] matrix.

@@ -95,24 +95,24 @@ void AmxBegin(size_t rows) {
 
 __attribute__((target("amx-tile"))) void AmxEnd() { _tile_release(); }
 
-// Bytes of one weight tile's row: 16 columns of 4 k values; the second tile starts there.
-constexpr size_t kTileColumnBytes = 16 * 4;
+// A weight tile's rows (k groups) are 64 bytes apart, its next k step kPackedStepBytes on, the
+// next 16 columns kPackedTileBytes on (gemm_s8.h).
+constexpr size_t kWeightRowBytes = kPackedTileCols * 4;
 
 // Tiles: sums 0-3 (a0's and a1's rows x columns 0-15 and 16-31), activations 4-5 (a0's and
 // a1's 16 rows), weights 6-7 (columns 0-15, 16-31). Tile numbers are immediates.
 __attribute__((target("amx-tile,amx-int8"))) void AmxMulTwoTileRowsU8S8(
-    const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, const int8_t* b,
-    size_t group_stride, int32_t* c) {
+    const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K, const int8_t* b, int32_t* c) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
   for (size_t k = 0; k < K; k += kAmxK) {
-    const int8_t* w = b + k / 4 * group_stride;
+    const int8_t* w = b + k / kAmxK * kPackedStepBytes;
     _tile_loadd(4, a0 + k, lda);
     _tile_loadd(5, a1 + k, lda);
-    _tile_loadd(6, w, group_stride);
-    _tile_loadd(7, w + kTileColumnBytes, group_stride);
+    _tile_loadd(6, w, kWeightRowBytes);
+    _tile_loadd(7, w + kPackedTileBytes, kWeightRowBytes);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
     _tile_dpbusd(2, 5, 6);
@@ -135,28 +135,26 @@ constexpr size_t kPrefetchSteps = 2;
 // activations 4, weights 6-7, each loaded twice per k step.
 __attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRowU8S8(const uint8_t* a, size_t lda,
                                                                        size_t K, const int8_t* b,
-                                                                       size_t group_stride,
                                                                        int32_t* c) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
   for (size_t k = 0; k < K; k += kAmxK) {
-    const int8_t* w = b + k / 4 * group_stride;
+    const int8_t* w = b + k / kAmxK * kPackedStepBytes;
     if (k + kPrefetchSteps * kAmxK < K) {
-      const char* ahead =
-          reinterpret_cast<const char*>(w) + kPrefetchSteps * kAmxK / 4 * group_stride;
-      for (size_t line = 0; line < kAmxK / 4 * group_stride; line += 64) {
+      const char* ahead = reinterpret_cast<const char*>(w) + kPrefetchSteps * kPackedStepBytes;
+      for (size_t line = 0; line < kPackedStepBytes; line += 64) {
         _mm_prefetch(ahead + line, _MM_HINT_T0);
       }
     }
     _tile_loadd(4, a + k, lda);
-    _tile_loadd(6, w, group_stride);
-    _tile_loadd(7, w + kTileColumnBytes, group_stride);
+    _tile_loadd(6, w, kWeightRowBytes);
+    _tile_loadd(7, w + kPackedTileBytes, kWeightRowBytes);
     _tile_dpbusd(0, 4, 6);
     _tile_dpbusd(1, 4, 7);
-    _tile_loadd(6, w + 2 * kTileColumnBytes, group_stride);
-    _tile_loadd(7, w + 3 * kTileColumnBytes, group_stride);
+    _tile_loadd(6, w + 2 * kPackedTileBytes, kWeightRowBytes);
+    _tile_loadd(7, w + 3 * kPackedTileBytes, kWeightRowBytes);
     _tile_dpbusd(2, 4, 6);
     _tile_dpbusd(3, 4, 7);
   }
@@ -207,9 +205,9 @@ FoldBlockSums(size_t block, const int32_t (*sums)[kTileSums], const ActivationBl
 }  // namespace
 
 __attribute__((target("amx-tile,amx-int8,avx512f,avx512vnni"))) void AmxMulBlockwiseU8S8(
-    const uint8_t* a, size_t lda, size_t K, const int8_t* b, size_t group_stride,
-    const ActivationBlock* a_blocks, size_t a_stride, const int32_t* b_terms, size_t b_terms_stride,
-    const float* b_scales, const float* bias, float* y, size_t ldy, size_t cols) {
+    const uint8_t* a, size_t lda, size_t K, const int8_t* b, const ActivationBlock* a_blocks,
+    size_t a_stride, const int32_t* b_terms, size_t b_terms_stride, const float* b_scales,
+    const float* bias, float* y, size_t ldy, size_t cols) {
   constexpr size_t kBlockGroups = kActivationBlock / 4;
   alignas(64) int32_t sums[kSumsBuffers][kTileSums];
   __m512 acc[kAmxRows];
@@ -225,7 +223,7 @@ __attribute__((target("amx-tile,amx-int8,avx512f,avx512vnni"))) void AmxMulBlock
   if ((s) < blocks) {                                                                         \
     _tile_zero(sums_tile);                                                                    \
     _tile_loadd(a_tile, a + (s)*kActivationBlock, lda);                                       \
-    _tile_loadd(b_tile, b + (s)*kBlockGroups * group_stride, group_stride);                   \
+    _tile_loadd(b_tile, b + PackedGroupOffset((s)*kBlockGroups), kWeightRowBytes);            \
     _tile_dpbusd(sums_tile, a_tile, b_tile);                                                  \
   }                                                                                           \
   if ((s) >= 2 && (s)-2 < blocks) _tile_stored(store_tile, sums[((s)-2) % kSumsBuffers], 64); \
@@ -254,15 +252,15 @@ __attribute__((target("amx-tile,amx-int8,avx512f,avx512vnni"))) void AmxMulBlock
 #else
 
 void AmxBeginBlockwise() {}
-void AmxMulBlockwiseU8S8(const uint8_t*, size_t, size_t, const int8_t*, size_t,
-                         const ActivationBlock*, size_t, const int32_t*, size_t, const float*,
-                         const float*, float*, size_t, size_t) {}
+void AmxMulBlockwiseU8S8(const uint8_t*, size_t, size_t, const int8_t*, const ActivationBlock*,
+                         size_t, const int32_t*, size_t, const float*, const float*, float*, size_t,
+                         size_t) {}
 void AmxConfigure(const AmxTileShapes&) {}
 void AmxBegin(size_t) {}
 void AmxEnd() {}
-void AmxMulTwoTileRowsU8S8(const uint8_t*, const uint8_t*, size_t, size_t, const int8_t*, size_t,
+void AmxMulTwoTileRowsU8S8(const uint8_t*, const uint8_t*, size_t, size_t, const int8_t*,
                            int32_t*) {}
-void AmxMulOneTileRowU8S8(const uint8_t*, size_t, size_t, const int8_t*, size_t, int32_t*) {}
+void AmxMulOneTileRowU8S8(const uint8_t*, size_t, size_t, const int8_t*, int32_t*) {}
 
 #endif
 

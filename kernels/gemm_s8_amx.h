@@ -1,8 +1,8 @@
 // Intel AMX-INT8 (Sapphire Rapids and later) for the u8 x s8 products of gemm_s8.h: one TDPBUSD
 // multiplies a 16 x 64 tile of activations by a 64 x 16 tile of weights into 16 x 16 exact
 // int32 sums, 16 times the work of an AVX-512 VPDPBUSD. Tiles load A in place (16 rows of 64
-// bytes, lda apart) and the packed weights in place: a panel's k groups are 256-byte rows
-// (gemm_s8.h), so 16 of them, 64 bytes each from one column on, are one weight tile. The int32
+// bytes, lda apart) and the packed weights in place: PackWeightsS8 stores each weight tile (16
+// k groups x 16 columns) as 1 KiB in one piece (gemm_s8.h). The int32
 // sums are the same as every other target's, so the epilogues that follow give the same bits.
 //
 // Highway 1.0.3 has no AMX target: this is plain x86-64 code with function target attributes,
@@ -45,18 +45,17 @@ void AmxEnd();
 
 // c[r * kAmxCols + j] = sum_k a0[r * lda + k] * B[k][j] for r < 16 and j < 32, and rows 16-31
 // of c likewise from a1 (two tiles of 16 rows, which may overlap); K a multiple of kAmxK. `b`
-// points at B's column 0 in k group 0 of a PackWeightsS8 panel (k groups group_stride bytes
-// apart). Between AmxBegin(16) and AmxEnd.
+// points at B's column 0 in k group 0 of a PackWeightsS8 panel (PackedColumn, a column that is a
+// multiple of 16). Between AmxBegin(16) and AmxEnd.
 void AmxMulTwoTileRowsU8S8(const uint8_t* a0, const uint8_t* a1, size_t lda, size_t K,
-                           const int8_t* b, size_t group_stride, int32_t* c);
+                           const int8_t* b, int32_t* c);
 
 // c[r * kAmxPanelCols + j] = sum_k a[r * lda + k] * B[k][j] for r < the configured tile rows and
 // j < 64: one tile row against a whole panel, `b` at its k group 0 (the panel is zero-padded to
 // 64 columns). Few rows make the product a stream of the weights from memory; taking whole
 // panels reads them in order, each byte once (12-17% more GB/s than 32 columns per call on the
 // Intel Xeon of docs/BENCHMARKS.md). Between AmxBegin and AmxEnd.
-void AmxMulOneTileRowU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
-                          size_t group_stride, int32_t* c);
+void AmxMulOneTileRowU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b, int32_t* c);
 
 // ------------------------------ Block-wise activations (gemm_s8.h)
 
@@ -74,12 +73,12 @@ void AmxBeginBlockwise();
 // terms by VPDPWSSD, a conversion, the multiplication by the block's scale, an addition, blocks
 // in order): the same bits. Four sums tiles rotate, so that blocks' products, stores and folds
 // overlap. `a` and a_blocks (block b of row r at a_blocks[b * a_stride + r])
-// at the tile's row 0; `b` at its column 0 in k group 0 of a PackWeightsS8 panel (k groups
-// group_stride bytes apart), b_terms at its column 0 in block 0 (blocks b_terms_stride apart),
-// b_scales and bias at its column 0. Between AmxBeginBlockwise and AmxEnd.
+// at the tile's row 0; `b` at its column 0 in k group 0 of a PackWeightsS8 panel (PackedColumn,
+// a column that is a multiple of 16), b_terms at its column 0 in block 0 (blocks b_terms_stride
+// apart), b_scales and bias at its column 0. Between AmxBeginBlockwise and AmxEnd.
 void AmxMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
-                         size_t group_stride, const ActivationBlock* a_blocks, size_t a_stride,
-                         const int32_t* b_terms, size_t b_terms_stride, const float* b_scales,
-                         const float* bias, float* y, size_t ldy, size_t cols);
+                         const ActivationBlock* a_blocks, size_t a_stride, const int32_t* b_terms,
+                         size_t b_terms_stride, const float* b_scales, const float* bias, float* y,
+                         size_t ldy, size_t cols);
 
 }  // namespace qclip

@@ -472,6 +472,27 @@ TEST_P(GemmS8Test, BlockwiseExtremeValues) {
   }
 }
 
+// The layout gemm_s8.h documents, which AMX tile loads rely on: B[k][n] at its panel's step k / 64,
+// tile n % 64 / 16, group row k % 64 / 4, column n % 16, byte k % 4, every other byte zero.
+TEST(GemmS8PackTest, LayoutIsTheDocumentedOne) {
+  std::mt19937 rng(7);
+  for (const auto& [K, N] : std::vector<std::pair<size_t, size_t>>{{1, 1}, {37, 70}, {128, 192}}) {
+    const std::vector<int8_t> b = RandomWeights(K, N, rng);
+    const size_t size = PackedWeightsS8Size(K, N);
+    ASSERT_EQ(size, (N + 63) / 64 * PackedPanelBytes(K));
+    ASSERT_EQ(PackedPanelBytes(K) % kPackedStepBytes, 0u);
+    std::vector<int8_t> want(size, 0);
+    for (size_t k = 0; k < K; ++k) {
+      for (size_t n = 0; n < N; ++n) {
+        want[n / 64 * PackedPanelBytes(K) + k / 64 * 4096 + n % 64 / 16 * 1024 + k % 64 / 4 * 64 +
+             n % 16 * 4 + k % 4] = b[k * N + n];
+      }
+    }
+    const auto got = Pack(b.data(), K, N, N, 1);
+    EXPECT_EQ(0, memcmp(want.data(), got.get(), size)) << K << "x" << N;
+  }
+}
+
 // uint8 weights are packed by flipping the top bit as they are read: the same bytes as packing
 // the flipped copy, on the whole-group fast path (row-major, full panels) and the general one.
 TEST(GemmS8PackTest, FlipPacksUnsignedWeights) {
