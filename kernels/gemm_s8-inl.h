@@ -667,26 +667,27 @@ HWY_INLINE void MulPanelsBlockwiseTilesU8S8(const uint8_t* a, size_t lda, size_t
 
 #if HWY_TARGET == HWY_AVX3_DL
 // The block-wise product on AMX tiles (AmxMulBlockwiseU8S8; same bits as the vector tiles) when
-// they are usable, K is a multiple of kActivationBlock and there are 16 rows or more: 16 columns
-// at a time, rows in tiles of 16 starting at 0, 16, ..., the last one ending at `rows` (its rows
-// overlapping the tile before are computed twice, the same, and written twice). Returns whether
-// it ran.
+// they are usable and K is a multiple of kActivationBlock: 16 columns at a time, rows in tiles of
+// 16 starting at 0, 16, ..., the last one ending at `rows` (its rows overlapping the tile before
+// are computed twice, the same, and written twice); fewer than 16 rows are one tile of that
+// many. Returns whether it ran.
 HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K,
                                     const int8_t* packed_b, size_t col_begin, size_t col_end,
                                     const BlockwiseGemmTerms& terms, float* y, size_t ldy) {
-  if (rows < kAmxRows || !AmxTakesDepth(K, /*blockwise=*/true)) return false;
+  if (rows == 0 || !AmxTakesDepth(K, /*blockwise=*/true)) return false;
   constexpr size_t kTileCols = 16;
   const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
-  AmxBeginBlockwise();
+  const size_t tile_rows = std::min(rows, kAmxRows);
+  AmxBeginBlockwise(tile_rows);
   for (size_t panel_col = col_begin; panel_col < col_end; panel_col += kPackedPanelCols) {
     const size_t panel = panel_col / kPackedPanelCols;
     const size_t panel_end = std::min(col_end, panel_col + kPackedPanelCols);
     for (size_t r = 0; r < rows; r += kAmxRows) {
-      const size_t row = std::min(r, rows - kAmxRows);
+      const size_t row = std::min(r, rows - tile_rows);
       for (size_t col = panel_col; col < panel_end; col += kTileCols) {
         const size_t in_panel = col - panel_col;
         AmxMulBlockwiseU8S8(
-            a + row * lda, lda, K, PackedColumn(packed_b, K, col), terms.a_blocks + row,
+            a + row * lda, lda, tile_rows, K, PackedColumn(packed_b, K, col), terms.a_blocks + row,
             terms.a_stride, terms.b_terms + panel * panel_terms + in_panel, kPackedPanelCols,
             terms.b_scales + col, terms.bias != nullptr ? terms.bias + col : nullptr,
             y + row * ldy + (col - col_begin), ldy, std::min(kTileCols, panel_end - col));
@@ -698,8 +699,9 @@ HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, s
 }
 #endif
 
-// The block-wise product over columns [col_begin, col_end). With AVX-512, 8 rows or fewer (a
-// short text query, a pooled row) run in tiles of 4 rows x 4 vectors, which read each weight
+// The block-wise product over columns [col_begin, col_end): on AMX tiles where they can take it
+// (MulAmxBlockwiseU8S8), else in vectors. With AVX-512, 8 rows or fewer (a short text query, a
+// pooled row) run in tiles of 4 rows x 4 vectors, which read each weight
 // vector for as many rows as 4 x 2 tiles but walk the rows' activations half as often: 12%
 // faster at 8 x 768 x 3072 on an Intel Xeon (6 x 2 stays best for taller inputs). Same bits:
 // the tile shape does not change any output's operations.

@@ -85,7 +85,7 @@ void MatMulU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_
                 size_t N, size_t col_begin, size_t col_end, int32_t* c, size_t ldc);
 
 // Whether the per-tensor products (MatMulU8S8 and its epilogue variants) of depth K, or with
-// `blockwise` the block-wise ones (MatMulBlockwiseU8S8) of 16 rows or more, run on AMX tiles here
+// `blockwise` the block-wise ones (MatMulBlockwiseU8S8), run on AMX tiles here
 // (gemm_s8_amx.h): faster than VNNI, so that reading the weights from L3 becomes their limit and
 // callers should give each task more rows.
 bool ProductRunsOnAmx(size_t K, bool blockwise = false);

@@ -61,22 +61,24 @@ void AmxMulOneTileRowU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* 
 
 struct ActivationBlock;
 
-// The block-wise tiles: sums 0-3 (16 x 16 int32), activations 4-5 (16 rows of one block's 32
-// bytes), weights 6-7 (a block's 8 k groups x 16 columns). For AmxMulBlockwiseU8S8.
-void AmxBeginBlockwise();
+// The block-wise tiles: sums 0-3 (rows x 16 int32), activations 4-5 (rows of one block's 32
+// bytes), weights 6-7 (a block's 8 k groups x 16 columns), rows 1 to 16. For
+// AmxMulBlockwiseU8S8 with that many rows.
+void AmxBeginBlockwise(size_t rows);
 
-// The block-wise product (gemm_s8.h) of 16 rows and cols <= 16 columns, K a multiple of 32:
+// The block-wise product (gemm_s8.h) of `rows` (1 to 16) rows and cols <= 16 columns, K a
+// multiple of 32:
 //   y[r * ldy + j] = (sum_b s[r][b] * float(C_b[r][j])) * b_scales[j] + bias[j]   (bias may be
 //   null)
-// Each block's raw sums come from one TDPBUSD (16 x 32 activations by 32 x 16 weights), are
+// Each block's raw sums come from one TDPBUSD (rows x 32 activations by 32 x 16 weights), are
 // stored and folded into float sums in vectors as the vector kernels fold them (the zero-point
 // terms by VPDPWSSD, a conversion, the multiplication by the block's scale, an addition, blocks
 // in order): the same bits. Four sums tiles rotate, so that blocks' products, stores and folds
 // overlap. `a` and a_blocks (block b of row r at a_blocks[b * a_stride + r])
 // at the tile's row 0; `b` at its column 0 in k group 0 of a PackWeightsS8 panel (PackedColumn,
 // a column that is a multiple of 16), b_terms at its column 0 in block 0 (blocks b_terms_stride
-// apart), b_scales and bias at its column 0. Between AmxBeginBlockwise and AmxEnd.
-void AmxMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
+// apart), b_scales and bias at its column 0. Between AmxBeginBlockwise(rows) and AmxEnd.
+void AmxMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
                          const ActivationBlock* a_blocks, size_t a_stride, const int32_t* b_terms,
                          size_t b_terms_stride, const float* b_scales, const float* bias, float* y,
                          size_t ldy, size_t cols);

@@ -420,13 +420,14 @@ TEST_P(GemmS8Test, BlockwiseLargerAndColumnRanges) {
 }
 
 // Taller row blocks and whole 32-value blocks, as a ViT's products have them; on machines with
-// AMX also the tile kernel's shapes (gemm_s8_amx.h: 16 rows or more, tiles of 16 rows, the last
-// overlapping the one before, 16 columns, K a multiple of 32), with AMX and, to compare, without.
+// AMX also the tile kernel's shapes (gemm_s8_amx.h: one tile of 1-15 rows, or tiles of 16 rows,
+// the last overlapping the one before; 16 columns, K a multiple of 32), with AMX and, to compare,
+// without.
 TEST_P(GemmS8Test, BlockwiseTallerShapes) {
   std::mt19937 rng(24);
   for (bool amx : {true, false}) {
     SetAmxForTesting(amx);
-    for (size_t M : {15, 16, 17, 31, 32, 33, 48, 50, 96}) {
+    for (size_t M : {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 50, 96}) {
       for (size_t K : {32, 64, 96, 100, 768}) {
         MatrixU8 a = RandomActivations(M, K, rng);
         const BlockTerms at(a, rng);
