@@ -275,9 +275,10 @@ struct TailGroup {
 // sum_k A[r][k] * B[k][n] for kRows rows and columns [col, col + cols), cols <= kTileVecs *
 // Lanes, handed to `output`. `b` points at column `col` in k group 0 of its panel (PackedColumn).
 // With `prefetch` (the first row tile of a column tile, which reads the weights from memory),
-// asks for the weights kPrefetchSteps steps (8 KiB of the panel) ahead: text --exact 8 tokens
-// without AMX 7-15% faster, back to the speed of the layout before the thirteenth session, whose
-// 256-byte group rows the hardware prefetcher followed by itself.
+// asks for the weights kPrefetchSteps steps (8 KiB of the panel) ahead. The hardware prefetcher
+// followed the 256-byte group rows of the layout before the thirteenth session by itself, not
+// the four tile streams of this one: without it 8 x 768 x 3072 was 10-20% slower than before,
+// with it as fast (docs/BENCHMARKS.md).
 constexpr size_t kPrefetchSteps = 2;
 
 template <size_t kRows, class Output>
