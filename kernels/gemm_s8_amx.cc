@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -284,6 +285,7 @@ void AmxMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, co
                          const ActivationBlock* a_blocks, size_t a_stride, const int32_t* b_terms,
                          size_t b_terms_stride, const float* b_scales, const float* bias, float* y,
                          size_t ldy, size_t cols) {
+  assert(rows >= 1 && rows <= kAmxRows);
   kMulBlockwiseRows[rows - 1](a, lda, K, b, a_blocks, a_stride, b_terms, b_terms_stride, b_scales,
                               bias, y, ldy, cols);
 }
