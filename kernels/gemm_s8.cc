@@ -91,7 +91,7 @@ void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t 
   // Every byte is written once, padding included; each group's 64 words go to its four tiles.
   const size_t panels = (N + kPackedPanelCols - 1) / kPackedPanelCols;
   const size_t groups = PackedPanelGroups(K);
-  const size_t panel_bytes = groups * kPackedPanelCols * 4;
+  const size_t panel_bytes = PackedPanelBytes(K);
   for (size_t panel = 0; panel < panels; ++panel) {
     const size_t n_begin = panel * kPackedPanelCols;
     const size_t cols = std::min(kPackedPanelCols, N - n_begin);
@@ -110,8 +110,9 @@ void PackWeightsS8(const int8_t* b, size_t K, size_t N, size_t k_stride, size_t 
         for (size_t j = 0; j < 4 && 4 * g + j < K; ++j) {
           const auto* row =
               reinterpret_cast<const uint8_t*>(b + (4 * g + j) * k_stride + n_begin * n_stride);
-          for (size_t c = 0; c < cols; ++c)
+          for (size_t c = 0; c < cols; ++c) {
             words[c] |= static_cast<uint32_t>(row[c * n_stride] ^ flip) << 8 * j;
+          }
         }
       }
       int8_t* out = packed + panel * panel_bytes + PackedGroupOffset(g);

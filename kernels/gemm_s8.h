@@ -57,8 +57,9 @@ inline constexpr size_t PackedPanelGroups(size_t K) {
 }
 
 // Bytes of one packed panel, and where column `col` of the matrix starts in k group 0 of its
-// panel (col % kPackedTileCols + the columns a caller reads from there <= kPackedTileCols, or
-// col a multiple of kPackedTileCols, so that PackedColumnOffset adds up).
+// panel. A caller reads column col + d at PackedColumn(...) + PackedColumnOffset(d), which holds
+// when col is a multiple of kPackedTileCols or col % kPackedTileCols + d < kPackedTileCols (the
+// kernels' column tiles are one or more whole tiles, or divide one).
 inline constexpr size_t PackedPanelBytes(size_t K) {
   return PackedPanelGroups(K) * kPackedPanelCols * 4;
 }
