@@ -25,7 +25,7 @@ void RowSumsU8(const uint8_t* a, size_t lda, size_t rows, size_t K, int32_t* sum
   SumRowsU8(a, lda, rows, K, sums);
 }
 
-// As MulPanelsU8S8 decides, or MulPanelsBlockwiseU8S8 for 16 rows or more.
+// As MulPanelsU8S8 and MulPanelsBlockwiseU8S8 decide.
 bool ProductRunsOnAmx(size_t K, bool blockwise) {
 #if HWY_TARGET == HWY_AVX3_DL
   return AmxTakesDepth(K, blockwise);
