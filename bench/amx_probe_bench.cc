@@ -11,6 +11,7 @@
 
 #include "bench/thread_seconds.h"
 #include "hwy/aligned_allocator.h"
+#include "kernels/gemm_s8.h"
 #include "kernels/gemm_s8_amx.h"
 
 #if defined(__x86_64__) && defined(__linux__)
@@ -89,7 +90,7 @@ TileAddress Address(const int8_t* b, size_t K, size_t col, int layout) {
   if (layout == 0) {
     return {b + col / 64 * (K / 4 * 256) + col % 64 * 4, 256, 64, size_t{16} * 256};
   }
-  return {b + col / 64 * (K * 64) + col % 64 / 16 * 1024, 64, 1024, 4096};
+  return {PackedColumn(b, K, col), kPackedTileCols * 4, kPackedTileBytes, kPackedStepBytes};
 }
 
 void BM_AmxProductsOnly(benchmark::State& state) {

@@ -29,7 +29,7 @@ Tensor WeightArena::Allocate(DType dtype, Shape shape) {
       throw Error("out of memory allocating " + std::to_string(size) + " bytes for weights");
     }
     chunk_ = std::shared_ptr<void>(p, std::free);
-    chunks_.emplace_back(p, size);
+    chunks_.emplace_back(chunk_, size);
     next_ = static_cast<unsigned char*>(p);
     left_ = size;
   }
@@ -41,7 +41,11 @@ Tensor WeightArena::Allocate(DType dtype, Shape shape) {
 
 void WeightArena::AdviseHugePages() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [data, bytes] : chunks_) qclip::AdviseHugePages(data, bytes);
+  for (const auto& [chunk, bytes] : chunks_) {
+    // A chunk whose tensors are all gone is freed: nothing to advise.
+    if (const std::shared_ptr<void> alive = chunk.lock())
+      qclip::AdviseHugePages(alive.get(), bytes);
+  }
 }
 
 }  // namespace qclip

@@ -24,8 +24,9 @@ class WeightArena {
 
  private:
   std::mutex mu_;
-  std::shared_ptr<void> chunk_;                   // the chunk being filled
-  std::vector<std::pair<void*, size_t>> chunks_;  // all of them (kept alive by their tensors)
+  std::shared_ptr<void> chunk_;  // the chunk being filled
+  // All of them with their sizes, alive as long as some tensor carved from them is.
+  std::vector<std::pair<std::weak_ptr<void>, size_t>> chunks_;
   unsigned char* next_ = nullptr;
   size_t left_ = 0;
 };
