@@ -1,7 +1,8 @@
 // What the AMX tile unit sustains on this machine, for sizing kernels/gemm_s8_amx.cc: TDPBUSD
 // alone, with its tile loads from L1 (weight tiles with 256 bytes between rows, PackWeightsS8's
 // layout until the thirteenth session, or contiguous, its layout since), and one tile row of 8
-// activation rows streaming 85 MB of weights from memory (a text query's products). Single thread;
+// activation rows streaming 85 MB of weights from memory (a text query's products), and the
+// default mode's block-wise product of 8 rows against the per-tensor one, streaming. Single thread;
 // rates from the fastest iteration in thread CPU time. Machines without AMX skip every case.
 #include <algorithm>
 #include <cstdint>
@@ -231,6 +232,84 @@ void BM_AmxBlockwiseFold(benchmark::State& state) {
   benchmark::DoNotOptimize(acc[0]);
 }
 BENCHMARK(BM_AmxBlockwiseFold)->Arg(1)->Arg(0);
+
+// The default mode's few-row block-wise product in its kernel's order, tiles only: per column
+// tile, per block of 32 k values, the block's 8 activation rows against its 8 k groups x 16
+// columns into one of four rotating sums tiles; with kStore each block's sums also leave the
+// tile (two blocks later, as the kernel stores them), without the fold that follows in the kernel.
+template <bool kStore>
+__attribute__((target("amx-tile,amx-int8"), noinline)) void BlockwiseTileOrder(
+    const uint8_t* a, size_t lda, const int8_t* b, size_t K, int32_t* sums) {
+  constexpr size_t kBlockGroups = kActivationBlock / 4;
+#define QCLIP_PROBE_BLOCK(s, tile, stored)                     \
+  _tile_zero(tile);                                            \
+  _tile_loadd(4, a + (s)*kActivationBlock, lda);               \
+  _tile_loadd(6, b + PackedGroupOffset((s)*kBlockGroups), 64); \
+  _tile_dpbusd(tile, 4, 6);                                    \
+  if (kStore) _tile_stored(stored, sums + (stored)*256, 64);
+  for (size_t s = 0; s + 4 <= K / kActivationBlock; s += 4) {
+    QCLIP_PROBE_BLOCK(s, 0, 2)
+    QCLIP_PROBE_BLOCK(s + 1, 1, 3)
+    QCLIP_PROBE_BLOCK(s + 2, 2, 0)
+    QCLIP_PROBE_BLOCK(s + 3, 3, 1)
+  }
+#undef QCLIP_PROBE_BLOCK
+}
+
+// A text query's products at 8 rows on one thread's share of the text weights (18 matrices of
+// 768 x 3072, 42.5 MB, streamed from memory). Arg 0: the per-tensor kernel
+// (AmxMulOneTileRowU8S8, whole panels); 1: the block-wise kernel (AmxMulBlockwiseU8S8, one
+// 16-column tile at a time, folds included); 2: the block-wise kernel's tile work alone, in its
+// order; 3: the same with each block's sums stored. Zero-point terms are zero.
+void BM_AmxFewRowsStream(benchmark::State& state) {
+  if (!AmxUsable()) return state.SkipWithError("no AMX here");
+  constexpr size_t kRows = 8, K = 768, N = 3072, kMatrices = 18;
+  constexpr size_t kBlocks = K / kActivationBlock;
+  const size_t matrix_bytes = PackedWeightsS8Size(K, N);
+  auto a = hwy::AllocateAligned<uint8_t>(kRows * K);
+  auto b = hwy::AllocateAligned<int8_t>(kMatrices * matrix_bytes);
+  auto a_blocks = hwy::AllocateAligned<ActivationBlock>(kBlocks * kRows);
+  auto b_terms = hwy::AllocateAligned<int32_t>(kBlocks * N);
+  auto scales = hwy::AllocateAligned<float>(N);
+  auto y = hwy::AllocateAligned<float>(kRows * N);
+  std::memset(a.get(), 1, kRows * K);
+  std::memset(b.get(), 1, kMatrices * matrix_bytes);
+  std::fill(a_blocks.get(), a_blocks.get() + kBlocks * kRows, ActivationBlock{0.5f, 0});
+  std::fill(b_terms.get(), b_terms.get() + kBlocks * N, 0);
+  std::fill(scales.get(), scales.get() + N, 1.0f);
+  const int order = static_cast<int>(state.range(0));
+  if (order == 0) {
+    AmxBegin(kRows);
+  } else {
+    AmxBeginBlockwise(kRows);
+  }
+  const size_t panel_terms = kBlocks * kPackedPanelCols;
+  Measure(state, 2.0 * kRows * K * N * kMatrices, static_cast<double>(kMatrices * K * N), [&] {
+    alignas(64) int32_t c[kAmxRows * kAmxPanelCols];  // also the stored block sums (4 x 8 x 16)
+    for (size_t m = 0; m < kMatrices; ++m) {
+      const int8_t* w = b.get() + m * matrix_bytes;
+      for (size_t col = 0; order == 0 && col < N; col += kAmxPanelCols) {
+        AmxMulOneTileRowU8S8(a.get(), K, K, PackedColumn(w, K, col), c);
+      }
+      for (size_t col = 0; order != 0 && col < N; col += kPackedTileCols) {
+        const int8_t* column = PackedColumn(w, K, col);
+        if (order == 1) {
+          AmxMulBlockwiseU8S8(
+              a.get(), K, kRows, K, column, a_blocks.get(), kRows,
+              b_terms.get() + col / kPackedPanelCols * panel_terms + col % kPackedPanelCols,
+              kPackedPanelCols, scales.get() + col, nullptr, y.get() + col, N, kPackedTileCols);
+        } else if (order == 2) {
+          BlockwiseTileOrder<false>(a.get(), K, column, K, c);
+        } else {
+          BlockwiseTileOrder<true>(a.get(), K, column, K, c);
+        }
+      }
+    }
+  });
+  AmxEnd();
+  benchmark::DoNotOptimize(y[0]);
+}
+BENCHMARK(BM_AmxFewRowsStream)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Iterations(5);
 
 #endif  // QCLIP_AMX_PROBE
 
