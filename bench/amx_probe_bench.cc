@@ -266,13 +266,13 @@ void BM_AmxFewRowsStream(benchmark::State& state) {
   constexpr size_t kRows = 8, K = 768, N = 3072, kMatrices = 18;
   constexpr size_t kBlocks = K / kActivationBlock;
   const size_t matrix_bytes = PackedWeightsS8Size(K, N);
-  auto a = hwy::AllocateAligned<uint8_t>(kRows * K);
+  auto a = hwy::AllocateAligned<uint8_t>((kRows + 1) * K);  // and the row of ones
   auto b = hwy::AllocateAligned<int8_t>(kMatrices * matrix_bytes);
   auto a_blocks = hwy::AllocateAligned<ActivationBlock>(kBlocks * kRows);
   auto b_terms = hwy::AllocateAligned<int32_t>(kBlocks * N);
   auto scales = hwy::AllocateAligned<float>(N);
   auto y = hwy::AllocateAligned<float>(kRows * N);
-  std::memset(a.get(), 1, kRows * K);
+  std::memset(a.get(), 1, (kRows + 1) * K);
   std::memset(b.get(), 1, kMatrices * matrix_bytes);
   std::fill(a_blocks.get(), a_blocks.get() + kBlocks * kRows, ActivationBlock{0.5f, 0});
   std::fill(b_terms.get(), b_terms.get() + kBlocks * N, 0);

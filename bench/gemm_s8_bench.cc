@@ -224,7 +224,8 @@ void BM_MatMulBlockwiseU8S8(benchmark::State& state) {
   if (target != 0 && (hwy::SupportedTargets() & target) == 0) {
     return state.SkipWithError("target not supported");
   }
-  const GemmOperands op = RandomOperands(M, K, N);
+  GemmOperands op = RandomOperands(M, K, N);
+  op.a.resize((M + 1) * K, 1);  // the row of ones MatMulBlockwiseU8S8 asks for
   const std::vector<int32_t> b_zp(N, 3);
   auto b_terms = hwy::AllocateAligned<int32_t>(PackedBlockTermsS8Size(K, N));
   PackBlockTermsS8(op.b.data(), K, N, N, 1, b_zp.data(), b_terms.get());
@@ -241,6 +242,7 @@ void BM_MatMulBlockwiseU8S8(benchmark::State& state) {
   terms.b_terms = b_terms.get();
   terms.b_scales = b_scales.data();
   terms.bias = bias.data();
+  terms.ones_after_a = true;
   auto y = hwy::AllocateAligned<float>(M * N);
 
   RunGemm(state, M, K, N, target, [&] {

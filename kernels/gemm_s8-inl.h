@@ -679,6 +679,10 @@ HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, s
   constexpr size_t kTileCols = 16;
   const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
   const size_t tile_rows = std::min(rows, kAmxRows);
+  // Below 16 rows the tile takes the row of ones after the last (gemm_s8_amx.h).
+  const bool copy = rows < kAmxRows && !terms.ones_after_a;
+  const uint8_t* tile_a = copy ? AmxRowsWithOnes(a, lda, rows, K) : a;
+  const size_t tile_lda = copy ? K : lda;
   AmxBeginBlockwise(tile_rows);
   for (size_t panel_col = col_begin; panel_col < col_end; panel_col += kPackedPanelCols) {
     const size_t panel = panel_col / kPackedPanelCols;
@@ -688,10 +692,11 @@ HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, s
       for (size_t col = panel_col; col < panel_end; col += kTileCols) {
         const size_t in_panel = col - panel_col;
         AmxMulBlockwiseU8S8(
-            a + row * lda, lda, tile_rows, K, PackedColumn(packed_b, K, col), terms.a_blocks + row,
-            terms.a_stride, terms.b_terms + panel * panel_terms + in_panel, kPackedPanelCols,
-            terms.b_scales + col, terms.bias != nullptr ? terms.bias + col : nullptr,
-            y + row * ldy + (col - col_begin), ldy, std::min(kTileCols, panel_end - col));
+            tile_a + row * tile_lda, tile_lda, tile_rows, K, PackedColumn(packed_b, K, col),
+            terms.a_blocks + row, terms.a_stride, terms.b_terms + panel * panel_terms + in_panel,
+            kPackedPanelCols, terms.b_scales + col,
+            terms.bias != nullptr ? terms.bias + col : nullptr, y + row * ldy + (col - col_begin),
+            ldy, std::min(kTileCols, panel_end - col));
       }
     }
   }

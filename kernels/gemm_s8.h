@@ -179,6 +179,10 @@ struct BlockwiseGemmTerms {
   const float* b_scales = nullptr;          // [N]
   const float* bias = nullptr;              // [N] or null
   UnaryOp activation = UnaryOp::kIdentity;  // applied to y last, as for MatMulU8S8
+  // a[rows * lda + k] = 1 for k < K: the row of ones that the AMX kernel multiplies with the
+  // weights, below 16 rows, for each block's weight sums (gemm_s8_amx.h), is in place after the
+  // last row; without it the kernel copies the rows to a buffer of its own with one.
+  bool ones_after_a = false;
 };
 
 // y[m * ldy + n] for m < rows and n in [col_begin, col_end) as above, with B packed by

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "kernels/gemm_s8.h"
 
@@ -171,13 +172,23 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRowU8S8(const uin
 
 void AmxBeginBlockwise(size_t rows) {
   // Sums 0-3 (rows x 16 int32), activations 4-5 (rows of a block), weights 6-7 (a block's k
-  // groups x 16 columns).
+  // groups x 16 columns); below 16 rows, sums and activations have the row of ones too.
   AmxTileShapes shapes;
+  const size_t tile_rows = rows < kAmxRows ? rows + 1 : rows;
   for (int t = 0; t < 8; ++t) {
-    shapes.rows[t] = static_cast<uint8_t>(t < 6 ? rows : kActivationBlock / 4);
+    shapes.rows[t] = static_cast<uint8_t>(t < 6 ? tile_rows : kActivationBlock / 4);
     shapes.bytes_per_row[t] = static_cast<uint16_t>(t == 4 || t == 5 ? kActivationBlock : 64);
   }
   AmxConfigure(shapes);
+}
+
+const uint8_t* AmxRowsWithOnes(const uint8_t* a, size_t lda, size_t rows, size_t K) {
+  assert(rows >= 1 && rows < kAmxRows);
+  thread_local std::vector<uint8_t> buffer;  // grows to the largest product, then stays
+  if (buffer.size() < (rows + 1) * K) buffer.resize((rows + 1) * K);
+  for (size_t r = 0; r < rows; ++r) std::memcpy(buffer.data() + r * K, a + r * lda, K);
+  std::memset(buffer.data() + rows * K, 1, K);
+  return buffer.data();
 }
 
 namespace {
@@ -191,13 +202,21 @@ constexpr size_t kFoldLag = 4;
 // acc[r] += scale[r] * float(sums[r] + the zero-point terms) for the kRows rows of block
 // `block`, its sums in sums[block % kSumsBuffers]: FoldBlock of gemm_s8-inl.h, operation for
 // operation.
+//
+// Below 16 rows, sums row kRows is the block's weight sums (the row of ones): the column side is
+// then that row's low halves and the zero points' high halves (zero_points_hi), the packed terms
+// unread.
 template <size_t kRows>
-__attribute__((target("amx-tile,amx-int8,avx512f,avx512vnni"), always_inline)) inline void
+__attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni"), always_inline)) inline void
 FoldBlockSums(size_t block, const int32_t (*sums)[kTileSums], const ActivationBlock* a_blocks,
-              size_t a_stride, const int32_t* b_terms, size_t b_terms_stride, __m512* acc) {
+              size_t a_stride, const int32_t* b_terms, size_t b_terms_stride,
+              __m512i zero_points_hi, __m512* acc) {
   const int32_t* block_sums = sums[block % kSumsBuffers];
   const ActivationBlock* block_a = a_blocks + block * a_stride;
-  const __m512i block_b_terms = _mm512_loadu_si512(b_terms + block * b_terms_stride);
+  const __m512i block_b_terms =
+      kRows < kAmxRows ? _mm512_mask_blend_epi16(0x55555555, zero_points_hi,
+                                                 _mm512_load_si512(block_sums + kRows * 16))
+                       : _mm512_loadu_si512(b_terms + block * b_terms_stride);
 #pragma GCC unroll 16
   for (size_t r = 0; r < kRows; ++r) {
     const __m512i c =
@@ -210,14 +229,15 @@ FoldBlockSums(size_t block, const int32_t (*sums)[kTileSums], const ActivationBl
 
 // A tile of fewer than 16 rows (a text query) streams its weights from memory: it asks for them
 // this many blocks (2 KiB of its column) ahead (text default mode, 8 tokens, 2 threads: 4.7-5.2
-// -> 4.4-4.7 ms; 8 blocks the same, 16 less; no prefetch no faster than the vector tiles), and
-// for the block's zero-point terms too, a line 256 bytes from the last (their load was 11% of
-// the kernel's samples; 5-8% faster, fourteenth session).
+// -> 4.4-4.7 ms; 8 blocks the same, 16 less; no prefetch no faster than the vector tiles). Its
+// zero-point terms come from the row of ones (FoldBlockSums): read from memory beside the
+// weights, their loads were 11% of the kernel's samples; prefetched, the query was 5-8% faster,
+// from the ones 8-10% (fourteenth session).
 constexpr size_t kFewRowsPrefetchBlocks = 4;
 
 // AmxMulBlockwiseU8S8 for tiles of kRows rows: folds and float sums of those rows only.
 template <size_t kRows>
-__attribute__((target("amx-tile,amx-int8,avx512f,avx512vnni"))) void MulBlockwiseRows(
+__attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni"))) void MulBlockwiseRows(
     const uint8_t* a, size_t lda, size_t K, const int8_t* b, const ActivationBlock* a_blocks,
     size_t a_stride, const int32_t* b_terms, size_t b_terms_stride, const float* b_scales,
     const float* bias, float* y, size_t ldy, size_t cols) {
@@ -226,32 +246,33 @@ __attribute__((target("amx-tile,amx-int8,avx512f,avx512vnni"))) void MulBlockwis
   __m512 acc[kRows];
 #pragma GCC unroll 16
   for (size_t r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
+  // The weight zero points, the high halves of every block's terms (PackBlockTermsS8).
+  const __m512i zero_points_hi = _mm512_and_si512(_mm512_loadu_si512(b_terms),
+                                                  _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
   // Step s issues block s's product (sums tile s % 4, activations 4 + s % 2, weights 6 + s % 2),
   // stores block s - 2's sums (issued two steps earlier) and folds block s - kFoldLag's (stored
   // two steps earlier): no step waits on a product it just issued or on a tile still being
   // stored, nor loads sums just stored. Tile numbers are immediates, hence four steps written
   // out.
   const size_t blocks = K / kActivationBlock;
-#define QCLIP_BLOCKWISE_STEP(s, sums_tile, a_tile, b_tile, store_tile)                             \
-  if ((s) < blocks) {                                                                              \
-    if (kRows < kAmxRows && (s) + kFewRowsPrefetchBlocks < blocks) {                               \
-      const char* ahead = reinterpret_cast<const char*>(                                           \
-          b + PackedGroupOffset(((s) + kFewRowsPrefetchBlocks) * kBlockGroups));                   \
-      for (size_t line = 0; line < kBlockGroups * kWeightRowBytes; line += 64) {                   \
-        _mm_prefetch(ahead + line, _MM_HINT_T0);                                                   \
-      }                                                                                            \
-      _mm_prefetch(reinterpret_cast<const char*>(b_terms +                                         \
-                                                 ((s) + kFewRowsPrefetchBlocks) * b_terms_stride), \
-                   _MM_HINT_T0);                                                                   \
-    }                                                                                              \
-    _tile_zero(sums_tile);                                                                         \
-    _tile_loadd(a_tile, a + (s)*kActivationBlock, lda);                                            \
-    _tile_loadd(b_tile, b + PackedGroupOffset((s)*kBlockGroups), kWeightRowBytes);                 \
-    _tile_dpbusd(sums_tile, a_tile, b_tile);                                                       \
-  }                                                                                                \
-  if ((s) >= 2 && (s)-2 < blocks) _tile_stored(store_tile, sums[((s)-2) % kSumsBuffers], 64);      \
-  if ((s) >= kFoldLag && (s)-kFoldLag < blocks) {                                                  \
-    FoldBlockSums<kRows>((s)-kFoldLag, sums, a_blocks, a_stride, b_terms, b_terms_stride, acc);    \
+#define QCLIP_BLOCKWISE_STEP(s, sums_tile, a_tile, b_tile, store_tile)                        \
+  if ((s) < blocks) {                                                                         \
+    if (kRows < kAmxRows && (s) + kFewRowsPrefetchBlocks < blocks) {                          \
+      const char* ahead = reinterpret_cast<const char*>(                                      \
+          b + PackedGroupOffset(((s) + kFewRowsPrefetchBlocks) * kBlockGroups));              \
+      for (size_t line = 0; line < kBlockGroups * kWeightRowBytes; line += 64) {              \
+        _mm_prefetch(ahead + line, _MM_HINT_T0);                                              \
+      }                                                                                       \
+    }                                                                                         \
+    _tile_zero(sums_tile);                                                                    \
+    _tile_loadd(a_tile, a + (s)*kActivationBlock, lda);                                       \
+    _tile_loadd(b_tile, b + PackedGroupOffset((s)*kBlockGroups), kWeightRowBytes);            \
+    _tile_dpbusd(sums_tile, a_tile, b_tile);                                                  \
+  }                                                                                           \
+  if ((s) >= 2 && (s)-2 < blocks) _tile_stored(store_tile, sums[((s)-2) % kSumsBuffers], 64); \
+  if ((s) >= kFoldLag && (s)-kFoldLag < blocks) {                                             \
+    FoldBlockSums<kRows>((s)-kFoldLag, sums, a_blocks, a_stride, b_terms, b_terms_stride,     \
+                         zero_points_hi, acc);                                                \
   }
   for (size_t step = 0; step < blocks + kFoldLag; step += 4) {
     QCLIP_BLOCKWISE_STEP(step, 0, 4, 6, 2)
@@ -299,6 +320,7 @@ void AmxMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, co
 #else
 
 void AmxBeginBlockwise(size_t) {}
+const uint8_t* AmxRowsWithOnes(const uint8_t* a, size_t, size_t, size_t) { return a; }
 void AmxMulBlockwiseU8S8(const uint8_t*, size_t, size_t, size_t, const int8_t*,
                          const ActivationBlock*, size_t, const int32_t*, size_t, const float*,
                          const float*, float*, size_t, size_t) {}

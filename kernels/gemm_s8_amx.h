@@ -62,9 +62,14 @@ void AmxMulOneTileRowU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* 
 struct ActivationBlock;
 
 // The block-wise tiles: sums 0-3 (rows x 16 int32), activations 4-5 (rows of one block's 32
-// bytes), weights 6-7 (a block's 8 k groups x 16 columns), rows 1 to 16. For
-// AmxMulBlockwiseU8S8 with that many rows.
+// bytes), weights 6-7 (a block's 8 k groups x 16 columns), rows 1 to 16 (below 16, one more for
+// the row of ones). For AmxMulBlockwiseU8S8 with that many rows.
 void AmxBeginBlockwise(size_t rows);
+
+// `rows` (1 to 15) rows of K activations from `a` (lda apart) and a row of K ones after them, in
+// the calling thread's buffer (rows K apart; valid until its next call): AmxMulBlockwiseU8S8's
+// activations when the caller has no row of ones after its own.
+const uint8_t* AmxRowsWithOnes(const uint8_t* a, size_t lda, size_t rows, size_t K);
 
 // The block-wise product (gemm_s8.h) of `rows` (1 to 16) rows and cols <= 16 columns, K a
 // multiple of 32:
@@ -78,6 +83,10 @@ void AmxBeginBlockwise(size_t rows);
 // at the tile's row 0; `b` at its column 0 in k group 0 of a PackWeightsS8 panel (PackedColumn,
 // a column that is a multiple of 16), b_terms at its column 0 in block 0 (blocks b_terms_stride
 // apart), b_scales and bias at its column 0. Between AmxBeginBlockwise(rows) and AmxEnd.
+//
+// Below 16 rows, `a` has one row more of K ones, whose sums are each block's weight sums: the
+// column side of the zero-point terms is then computed from the weights as they stream by, with
+// only block 0's terms read for the zero points (a text query reads 11% fewer bytes).
 void AmxMulBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, size_t K, const int8_t* b,
                          const ActivationBlock* a_blocks, size_t a_stride, const int32_t* b_terms,
                          size_t b_terms_stride, const float* b_scales, const float* bias, float* y,

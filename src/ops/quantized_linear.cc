@@ -273,6 +273,7 @@ void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const Quantize
     t.b_scales = b_scales;
     t.bias = bias;
     t.activation = activation;
+    t.ones_after_a = r + rows == a.rows;  // the row of ones after the last (not after a part)
     MatMulBlockwiseU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c,
                         c_end, t, y + r * ldy + c, ldy);
   });
@@ -405,6 +406,7 @@ class QuantizedLinearKernel final : public OpKernel {
       }
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
+      std::fill(s.x_q + rows * K_, s.x_q + (rows + 1) * K_, uint8_t{1});  // MatMulBlockwiseU8S8
       DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params,
                             block_sums_ ? s.sums : nullptr);
       const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
@@ -462,7 +464,7 @@ class QuantizedLinearKernel final : public OpKernel {
     Scratch s;
     if (mode_ == Int8Activations::kFloat) return s;
     const size_t blocks = rows * ActivationBlocks(K_);
-    s.x_q = carver.Take<uint8_t>(rows * K_);
+    s.x_q = carver.Take<uint8_t>((rows + 1) * K_);  // and the block-wise product's row of ones
     s.zero_points = carver.Take<int32_t>(rows);
     s.scales = carver.Take<float>(rows);
     s.row_sums = carver.Take<int32_t>(rows);

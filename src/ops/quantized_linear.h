@@ -95,8 +95,9 @@ void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
                      const float* a_scales, const float* b_scales, const float* bias,
                      UnaryOp activation, ThreadPool& pool, float* y, size_t ldy);
 
-// Block-quantized activations A [rows, K] uint8 (row stride lda) and their per-block terms,
-// block b of row m at blocks[b * rows + m].
+// Block-quantized activations A [rows, K] uint8 (row stride lda), followed by a row of K ones
+// (BlockwiseGemmTerms::ones_after_a), and their per-block terms, block b of row m at
+// blocks[b * rows + m].
 struct BlockQuantizedActivations {
   const uint8_t* data = nullptr;
   size_t rows = 0;

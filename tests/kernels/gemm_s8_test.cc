@@ -348,6 +348,10 @@ void CheckBlockwise(MatrixU8& a, const BlockTerms& at, const std::vector<int8_t>
                     const std::vector<int32_t>& b_zp, std::mt19937& rng, size_t col_begin,
                     size_t col_end, bool with_bias) {
   const size_t K = a.K;
+  // The row of ones after the last (BlockwiseGemmTerms::ones_after_a), in a copy of a.
+  MatrixU8 a_ones = a;
+  a_ones.storage.resize(1 + (a.rows + 1) * a.lda, 0xAB);
+  std::fill_n(a_ones.data() + a.rows * a.lda, K, uint8_t{1});
   const auto packed = Pack(b.data(), K, N, N, 1);
   auto b_terms = hwy::AllocateAligned<int32_t>(PackedBlockTermsS8Size(K, N) + 1);
   PackBlockTermsS8(b.data(), K, N, N, 1, b_zp.data(), b_terms.get() + 1);  // misaligned
@@ -365,20 +369,23 @@ void CheckBlockwise(MatrixU8& a, const BlockTerms& at, const std::vector<int8_t>
   terms.bias = with_bias ? bias.data() + 1 : nullptr;
   const size_t ldy = N + 5;
   constexpr float kUntouched = 12345.0f;
-  std::vector<float> y(1 + a.rows * ldy, kUntouched);
-  MatMulBlockwiseU8S8(a.data(), a.lda, a.rows, K, packed.get(), N, col_begin, col_end, terms,
-                      y.data() + 1, ldy);
-  for (size_t m = 0; m < a.rows; ++m) {
-    for (size_t j = 0; j < ldy; ++j) {
-      const float actual = y[1 + m * ldy + j];
-      const size_t n = col_begin + j;
-      if (n < col_end) {
-        const float expected =
-            ReferenceBlockwise(a, at, b, N, b_zp, terms.b_scales, terms.bias, m, n);
-        ASSERT_EQ(actual, expected)
-            << "M=" << a.rows << " K=" << K << " N=" << N << " m=" << m << " n=" << n;
-      } else {
-        ASSERT_EQ(actual, kUntouched) << "wrote outside the tile at m=" << m << " j=" << j;
+  for (const bool ones_after_a : {true, false}) {  // the row of ones in place, or copied
+    terms.ones_after_a = ones_after_a;
+    std::vector<float> y(1 + a.rows * ldy, kUntouched);
+    MatMulBlockwiseU8S8(ones_after_a ? a_ones.data() : a.data(), a.lda, a.rows, K, packed.get(), N,
+                        col_begin, col_end, terms, y.data() + 1, ldy);
+    for (size_t m = 0; m < a.rows; ++m) {
+      for (size_t j = 0; j < ldy; ++j) {
+        const float actual = y[1 + m * ldy + j];
+        const size_t n = col_begin + j;
+        if (n < col_end) {
+          const float expected =
+              ReferenceBlockwise(a, at, b, N, b_zp, terms.b_scales, terms.bias, m, n);
+          ASSERT_EQ(actual, expected) << "M=" << a.rows << " K=" << K << " N=" << N << " m=" << m
+                                      << " n=" << n << " ones_after_a=" << ones_after_a;
+        } else {
+          ASSERT_EQ(actual, kUntouched) << "wrote outside the tile at m=" << m << " j=" << j;
+        }
       }
     }
   }
