@@ -203,9 +203,10 @@ constexpr size_t kFoldLag = 4;
 // `block`, its sums in sums[block % kSumsBuffers]: FoldBlock of gemm_s8-inl.h, operation for
 // operation.
 //
-// Below 16 rows, sums row kRows is the block's weight sums (the row of ones): the column side is
-// then that row's low halves and the zero points' high halves (zero_points_hi), the packed terms
-// unread.
+// Below 16 rows, sums row kRows holds the block's weight sums (the row of ones after the
+// activations): the column side, PackBlockTermsS8's int16 pair (weight sum, zero point), is then
+// that row in the low halves and zero_points_hi in the high ones, and the packed terms are read
+// once per call, for the zero points, instead of once per block.
 template <size_t kRows>
 __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni"), always_inline)) inline void
 FoldBlockSums(size_t block, const int32_t (*sums)[kTileSums], const ActivationBlock* a_blocks,
@@ -230,9 +231,9 @@ FoldBlockSums(size_t block, const int32_t (*sums)[kTileSums], const ActivationBl
 // A tile of fewer than 16 rows (a text query) streams its weights from memory: it asks for them
 // this many blocks (2 KiB of its column) ahead (text default mode, 8 tokens, 2 threads: 4.7-5.2
 // -> 4.4-4.7 ms; 8 blocks the same, 16 less; no prefetch no faster than the vector tiles). Its
-// zero-point terms come from the row of ones (FoldBlockSums): read from memory beside the
-// weights, their loads were 11% of the kernel's samples; prefetched, the query was 5-8% faster,
-// from the ones 8-10% (fourteenth session).
+// blocks' weight sums come from the row of ones (FoldBlockSums): read from memory beside the
+// weights, 12.5% more bytes, their loads were 11% of the kernel's samples; prefetched, the query
+// was 5-8% faster, and from the row of ones 7% faster again (fourteenth session).
 constexpr size_t kFewRowsPrefetchBlocks = 4;
 
 // AmxMulBlockwiseU8S8 for tiles of kRows rows: folds and float sums of those rows only.
