@@ -246,7 +246,7 @@ __attribute__((target("amx-tile,amx-int8"), noinline)) void BlockwiseTileOrder(
   _tile_loadd(4, a + (s)*kActivationBlock, lda);               \
   _tile_loadd(6, b + PackedGroupOffset((s)*kBlockGroups), 64); \
   _tile_dpbusd(tile, 4, 6);                                    \
-  if (kStore) _tile_stored(stored, sums + (stored)*256, 64);
+  if (kStore) _tile_stored(stored, sums + size_t{stored} * 256, 64);
   for (size_t s = 0; s + 4 <= K / kActivationBlock; s += 4) {
     QCLIP_PROBE_BLOCK(s, 0, 2)
     QCLIP_PROBE_BLOCK(s + 1, 1, 3)

@@ -151,7 +151,9 @@ __attribute__((target("amx-tile,amx-int8"))) void AmxMulOneTileRowU8S8(const uin
     // An address, not a pointer into b: it may lie past the weights' end.
     const uintptr_t ahead = reinterpret_cast<uintptr_t>(w) + kPrefetchSteps * kPackedStepBytes;
     for (size_t line = 0; line < kPackedStepBytes; line += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
+      _mm_prefetch(
+          reinterpret_cast<const char*>(ahead + line),  // NOLINT(performance-no-int-to-ptr)
+          _MM_HINT_T0);
     }
     _tile_loadd(4, a + k, lda);
     _tile_loadd(6, w, kWeightRowBytes);
@@ -185,8 +187,12 @@ void AmxBeginBlockwise(size_t rows) {
 const uint8_t* AmxRowsWithOnes(const uint8_t* a, size_t lda, size_t rows, size_t K) {
   assert(rows >= 1 && rows < kAmxRows);
   thread_local std::vector<uint8_t> buffer;  // grows to the largest product, then stays
-  if (buffer.size() < (rows + 1) * K) buffer.resize((rows + 1) * K);
-  for (size_t r = 0; r < rows; ++r) std::memcpy(buffer.data() + r * K, a + r * lda, K);
+  if (buffer.size() < (rows + 1) * K) {
+    buffer.resize((rows + 1) * K);
+  }
+  for (size_t r = 0; r < rows; ++r) {
+    std::memcpy(buffer.data() + r * K, a + r * lda, K);
+  }
   std::memset(buffer.data() + rows * K, 1, K);
   return buffer.data();
 }
