@@ -679,8 +679,9 @@ HWY_INLINE bool MulAmxBlockwiseU8S8(const uint8_t* a, size_t lda, size_t rows, s
   constexpr size_t kTileCols = 16;
   const size_t panel_terms = ActivationBlocks(K) * kPackedPanelCols;
   const size_t tile_rows = std::min(rows, kAmxRows);
-  // Below 16 rows the tile takes the row of ones after the last (gemm_s8_amx.h).
-  const bool copy = rows < kAmxRows && !terms.ones_after_a;
+  // Below 16 rows the tile takes the row of ones after the last (gemm_s8_amx.h); K = 0 reads
+  // none.
+  const bool copy = rows < kAmxRows && !terms.ones_after_a && K > 0;
   const uint8_t* tile_a = copy ? AmxRowsWithOnes(a, lda, rows, K) : a;
   const size_t tile_lda = copy ? K : lda;
   AmxBeginBlockwise(tile_rows);

@@ -185,7 +185,7 @@ void AmxBeginBlockwise(size_t rows) {
 }
 
 const uint8_t* AmxRowsWithOnes(const uint8_t* a, size_t lda, size_t rows, size_t K) {
-  assert(rows >= 1 && rows < kAmxRows);
+  assert(rows >= 1 && rows < kAmxRows && K > 0);
   thread_local std::vector<uint8_t> buffer;  // grows to the largest product, then stays
   if (buffer.size() < (rows + 1) * K) {
     buffer.resize((rows + 1) * K);
@@ -253,15 +253,19 @@ __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni"))) void Mu
   __m512 acc[kRows];
 #pragma GCC unroll 16
   for (size_t r = 0; r < kRows; ++r) acc[r] = _mm512_setzero_ps();
-  // The weight zero points, the high halves of every block's terms (PackBlockTermsS8).
-  const __m512i zero_points_hi = _mm512_and_si512(_mm512_loadu_si512(b_terms),
-                                                  _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)));
+  const size_t blocks = K / kActivationBlock;
+  // Below 16 rows, the weight zero points: the high halves of every block's terms
+  // (PackBlockTermsS8), read from block 0 when there is one.
+  const __m512i zero_points_hi =
+      kRows < kAmxRows && blocks > 0
+          ? _mm512_and_si512(_mm512_loadu_si512(b_terms),
+                             _mm512_set1_epi32(static_cast<int>(0xFFFF0000u)))
+          : _mm512_setzero_si512();
   // Step s issues block s's product (sums tile s % 4, activations 4 + s % 2, weights 6 + s % 2),
   // stores block s - 2's sums (issued two steps earlier) and folds block s - kFoldLag's (stored
   // two steps earlier): no step waits on a product it just issued or on a tile still being
   // stored, nor loads sums just stored. Tile numbers are immediates, hence four steps written
   // out.
-  const size_t blocks = K / kActivationBlock;
 #define QCLIP_BLOCKWISE_STEP(s, sums_tile, a_tile, b_tile, store_tile)                        \
   if ((s) < blocks) {                                                                         \
     if (kRows < kAmxRows && (s) + kFewRowsPrefetchBlocks < blocks) {                          \

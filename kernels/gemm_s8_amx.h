@@ -66,8 +66,8 @@ struct ActivationBlock;
 // the row of ones). For AmxMulBlockwiseU8S8 with that many rows.
 void AmxBeginBlockwise(size_t rows);
 
-// `rows` (1 to 15) rows of K activations from `a` (lda apart) and a row of K ones after them, in
-// the calling thread's buffer (rows K apart; valid until its next call): AmxMulBlockwiseU8S8's
+// `rows` (1 to 15) rows of K > 0 activations from `a` (lda apart) and a row of K ones after them,
+// in the calling thread's buffer (rows K apart; valid until its next call): AmxMulBlockwiseU8S8's
 // activations when the caller has no row of ones after its own.
 const uint8_t* AmxRowsWithOnes(const uint8_t* a, size_t lda, size_t rows, size_t K);
 
