@@ -54,9 +54,10 @@ struct RowBlocks {
   size_t rows, count, size, per_share;
 };
 
-// Calls fn(row_begin, rows, col_begin, col_end) for every tile of a [rows, N] output, spread
-// over the pool: each thread's share is its RowBlocks for every panel (all the panels of one
-// block when there is one), panel by panel so that consecutive tasks reuse the panel's weights.
+// Calls fn(row_begin, rows, panel) for every tile of a [rows, panels * kPackedPanelCols] output
+// (one panel's columns), spread over the pool: each thread's share is its RowBlocks for every panel
+// (all the panels of one block when there is one), panel by panel so that consecutive tasks reuse
+// the panel's weights.
 //
 // One block's panels may not divide evenly among the threads (a query's 768-wide products are
 // 12 panels: 16 threads take one each and 4 wait); the rows are then also cut, into
@@ -64,8 +65,7 @@ struct RowBlocks {
 // as many tiles (16 threads, 64 rows: 4 parts of 16 rows, 48 tiles, 3 each). Each part reads
 // the panel's weights again, which costs less than idle threads.
 template <typename Fn>
-void ForEachTile(size_t rows, size_t N, size_t max_rows, ThreadPool& pool, const Fn& fn) {
-  const size_t panels = CeilDiv(N, kPackedPanelCols);
+void ForEachTile(size_t rows, size_t panels, size_t max_rows, ThreadPool& pool, const Fn& fn) {
   const size_t threads = static_cast<size_t>(pool.size());
   if (rows <= max_rows && panels % threads != 0) {
     const size_t parts = std::min(threads / std::gcd(panels, threads), rows / 6);
@@ -73,10 +73,8 @@ void ForEachTile(size_t rows, size_t N, size_t max_rows, ThreadPool& pool, const
       const size_t base = rows / parts, longer = rows % parts;  // longer parts first
       pool.ParallelFor(static_cast<int64_t>(parts * panels), [&](int64_t task, int) {
         const size_t part = static_cast<size_t>(task) % parts;
-        const size_t col_begin = static_cast<size_t>(task) / parts * kPackedPanelCols;
         const size_t begin = part * base + std::min(part, longer);
-        fn(begin, base + (part < longer ? 1 : 0), col_begin,
-           std::min(col_begin + kPackedPanelCols, N));
+        fn(begin, base + (part < longer ? 1 : 0), static_cast<size_t>(task) / parts);
       });
       return;
     }
@@ -87,23 +85,50 @@ void ForEachTile(size_t rows, size_t N, size_t max_rows, ThreadPool& pool, const
     const size_t i = static_cast<size_t>(task) % share_tasks;
     const size_t block =
         static_cast<size_t>(task) / share_tasks * blocks.per_share + i % blocks.per_share;
-    const size_t col_begin = i / blocks.per_share * kPackedPanelCols;
     const size_t begin = blocks.Begin(block), end = blocks.End(block);
     if (begin == end) return;  // rounding blocks up to 6 rows can leave the last ones empty
-    fn(begin, end - begin, col_begin, std::min(col_begin + kPackedPanelCols, N));
+    fn(begin, end - begin, i / blocks.per_share);
   });
+}
+
+// Columns [begin, end) of a product: panel `panel` of its [rows, N] output.
+struct PanelColumns {
+  PanelColumns(size_t panel, size_t N)
+      : begin(panel * kPackedPanelCols), end(std::min(begin + kPackedPanelCols, N)) {}
+  size_t begin, end;
+};
+
+// The panels of `count` outputs side by side: output i's come after output i - 1's.
+size_t TotalPanels(const LinearOutput* outputs, size_t count) {
+  size_t panels = 0;
+  for (size_t i = 0; i < count; ++i) {
+    panels += CeilDiv(outputs[i].weights->N, kPackedPanelCols);
+  }
+  return panels;
+}
+
+// Which output panel `panel` (of TotalPanels) belongs to; `panel` becomes its panel in it.
+const LinearOutput& OutputOfPanel(const LinearOutput* outputs, size_t& panel) {
+  for (;; ++outputs) {
+    const size_t panels = CeilDiv(outputs->weights->N, kPackedPanelCols);
+    if (panel < panels) {
+      return *outputs;
+    }
+    panel -= panels;
+  }
 }
 
 // sum_k a[m][k] per row into a.row_sums, needed when some weight zero point is not 0 (else
 // zeros: the kernel multiplies them by the zero points).
-void SumActivationRows(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool) {
+void SumActivationRows(const QuantizedActivations& a, size_t K, bool zero_points,
+                       ThreadPool& pool) {
   assert(a.row_sums != nullptr || a.rows == 0);
-  if (!w.HasZeroPoints()) {
+  if (!zero_points) {
     std::fill(a.row_sums, a.row_sums + a.rows, 0);
     return;
   }
-  ParallelRowChunks(pool, a.rows, w.K, [&](size_t begin, size_t end) {
-    RowSumsU8(a.data + begin * a.lda, a.lda, end - begin, w.K, a.row_sums + begin);
+  ParallelRowChunks(pool, a.rows, K, [&](size_t begin, size_t end) {
+    RowSumsU8(a.data + begin * a.lda, a.lda, end - begin, K, a.row_sums + begin);
   });
 }
 
@@ -212,26 +237,40 @@ QuantizedWeights QuantizedWeights::Pack(DType dtype, const void* data, size_t K,
 
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool,
                      int32_t* y, size_t ldy) {
-  SumActivationRows(a, w, pool);
-  ForEachTile(a.rows, w.N, TaskRows(w), pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
-    MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end,
-               GemmTerms(a, w, r), y + r * ldy + c, ldy);
+  SumActivationRows(a, w.K, w.HasZeroPoints(), pool);
+  const size_t panels = CeilDiv(w.N, kPackedPanelCols);
+  ForEachTile(a.rows, panels, TaskRows(w), pool, [&](size_t r, size_t rows, size_t panel) {
+    const PanelColumns c(panel, w.N);
+    MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c.begin, c.end,
+               GemmTerms(a, w, r), y + r * ldy + c.begin, ldy);
   });
 }
 
-void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
-                     const float* a_scales, const float* b_scales, const float* bias,
-                     UnaryOp activation, ThreadPool& pool, float* y, size_t ldy) {
-  SumActivationRows(a, w, pool);
-  ForEachTile(a.rows, w.N, TaskRows(w), pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
-    QuantizedGemmTerms t = GemmTerms(a, w, r);
-    t.a_scales = a_scales + r;
-    t.b_scales = b_scales;
-    t.bias = bias;
-    t.activation = activation;
-    MatMulU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c, c_end, t,
-               y + r * ldy + c, ldy);
-  });
+void MatMulQuantized(const QuantizedActivations& a, const float* a_scales,
+                     const LinearOutput* outputs, size_t count, UnaryOp activation,
+                     ThreadPool& pool) {
+  if (count == 0) {
+    return;
+  }
+  const size_t K = outputs[0].weights->K;
+  bool zero_points = false;
+  for (size_t i = 0; i < count; ++i) {
+    zero_points |= outputs[i].weights->HasZeroPoints();
+  }
+  SumActivationRows(a, K, zero_points, pool);
+  ForEachTile(a.rows, TotalPanels(outputs, count), TaskRows(*outputs[0].weights), pool,
+              [&](size_t r, size_t rows, size_t panel) {
+                const LinearOutput& out = OutputOfPanel(outputs, panel);
+                const QuantizedWeights& w = *out.weights;
+                const PanelColumns c(panel, w.N);
+                QuantizedGemmTerms t = GemmTerms(a, w, r);
+                t.a_scales = a_scales + r;
+                t.b_scales = out.b_scales;
+                t.bias = out.bias;
+                t.activation = activation;
+                MatMulU8S8(a.data + r * a.lda, a.lda, rows, K, w.packed.data<int8_t>(), w.N,
+                           c.begin, c.end, t, out.y + r * out.ldy + c.begin, out.ldy);
+              });
 }
 
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
@@ -261,22 +300,29 @@ void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& po
   }
 }
 
-void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
-                              const float* b_scales, const float* bias, UnaryOp activation,
-                              ThreadPool& pool, float* y, size_t ldy) {
-  const size_t max_rows = ProductRunsOnAmx(w.K, /*blockwise=*/true) ? kAmxRowBlock : kRowBlock;
-  ForEachTile(a.rows, w.N, max_rows, pool, [&](size_t r, size_t rows, size_t c, size_t c_end) {
-    BlockwiseGemmTerms t;
-    t.a_blocks = a.blocks + r;
-    t.a_stride = a.rows;
-    t.b_terms = w.block_terms.data<int32_t>();
-    t.b_scales = b_scales;
-    t.bias = bias;
-    t.activation = activation;
-    t.ones_after_a = r + rows == a.rows;  // the row of ones after the last (not after a part)
-    MatMulBlockwiseU8S8(a.data + r * a.lda, a.lda, rows, w.K, w.packed.data<int8_t>(), w.N, c,
-                        c_end, t, y + r * ldy + c, ldy);
-  });
+void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const LinearOutput* outputs,
+                              size_t count, UnaryOp activation, ThreadPool& pool) {
+  if (count == 0) {
+    return;
+  }
+  const size_t K = outputs[0].weights->K;
+  const size_t max_rows = ProductRunsOnAmx(K, /*blockwise=*/true) ? kAmxRowBlock : kRowBlock;
+  ForEachTile(a.rows, TotalPanels(outputs, count), max_rows, pool,
+              [&](size_t r, size_t rows, size_t panel) {
+                const LinearOutput& out = OutputOfPanel(outputs, panel);
+                const QuantizedWeights& w = *out.weights;
+                const PanelColumns c(panel, w.N);
+                BlockwiseGemmTerms t;
+                t.a_blocks = a.blocks + r;
+                t.a_stride = a.rows;
+                t.b_terms = w.block_terms.data<int32_t>();
+                t.b_scales = out.b_scales;
+                t.bias = out.bias;
+                t.activation = activation;
+                t.ones_after_a = r + rows == a.rows;  // the row of ones after the last, not a part
+                MatMulBlockwiseU8S8(a.data + r * a.lda, a.lda, rows, K, w.packed.data<int8_t>(),
+                                    w.N, c.begin, c.end, t, out.y + r * out.ldy + c.begin, out.ldy);
+              });
 }
 
 size_t DynamicQuantizeRanges(size_t n) { return 2 * CeilDiv(n, kParallelChunk); }
@@ -399,22 +445,14 @@ class QuantizedLinearKernel final : public OpKernel {
       std::fill(s.zero_points, s.zero_points + rows, q.zero_point);
       std::fill(s.scales, s.scales + rows, q.scale);
       const QuantizedActivations a{s.x_q, rows, K_, s.zero_points, s.row_sums};
-      for (size_t p = 0; p < products_.size(); ++p) {
-        const Product& product = products_[p];
-        MatMulQuantized(a, product.weights, s.scales, product.scales.data(), product.Bias(),
-                        activation_, *ctx.pool, out[p]->data<float>(), product.N);
-      }
+      MatMulQuantized(a, s.scales, Outputs(out, s), products_.size(), activation_, *ctx.pool);
     } else {
       // Per block of a row: one token's outliers coarsen only their own blocks.
       std::fill(s.x_q + rows * K_, s.x_q + (rows + 1) * K_, uint8_t{1});  // MatMulBlockwiseU8S8
       DynamicQuantizeBlocks(x.data<float>(), rows, K_, *ctx.pool, s.x_q, s.blocks, s.params,
                             block_sums_ ? s.sums : nullptr);
       const BlockQuantizedActivations a{s.x_q, rows, K_, s.blocks};
-      for (size_t p = 0; p < products_.size(); ++p) {
-        const Product& product = products_[p];
-        MatMulQuantizedBlockwise(a, product.weights, product.scales.data(), product.Bias(),
-                                 activation_, *ctx.pool, out[p]->data<float>(), product.N);
-      }
+      MatMulQuantizedBlockwise(a, Outputs(out, s), products_.size(), activation_, *ctx.pool);
     }
   }
 
@@ -459,6 +497,7 @@ class QuantizedLinearKernel final : public OpKernel {
     ActivationBlock* blocks = nullptr;  // block-wise: [blocks][rows]
     QuantParams* params = nullptr;
     int32_t* sums = nullptr;
+    LinearOutput* outputs = nullptr;  // [products]
   };
   Scratch Carve(ScratchCarver& carver, size_t rows) const {
     Scratch s;
@@ -472,7 +511,17 @@ class QuantizedLinearKernel final : public OpKernel {
     s.blocks = carver.Take<ActivationBlock>(blocks);
     s.params = carver.Take<QuantParams>(blocks);
     s.sums = carver.Take<int32_t>(blocks);
+    s.outputs = carver.Take<LinearOutput>(products_.size());
     return s;
+  }
+  // Each product's weights and output, in the scratch's array.
+  const LinearOutput* Outputs(const std::vector<Tensor*>& out, const Scratch& s) const {
+    for (size_t p = 0; p < products_.size(); ++p) {
+      const Product& product = products_[p];
+      s.outputs[p] = {&product.weights, product.scales.data(), product.Bias(),
+                      out[p]->data<float>(), product.N};
+    }
+    return s.outputs;
   }
   static size_t Rows(const Tensor& x) {
     size_t rows = 1;

@@ -88,12 +88,24 @@ struct QuantizedActivations {
 void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w, ThreadPool& pool,
                      int32_t* y, size_t ldy);
 
-// y[m * ldy + n] = activation(float(that sum) * (a_scales[m] * b_scales[n]) + bias[n]) (bias
-// may be null), the Cast -> Mul -> Add of ORT's graph without fused multiply-adds, then the
-// activation with the bits of UnaryF32.
-void MatMulQuantized(const QuantizedActivations& a, const QuantizedWeights& w,
-                     const float* a_scales, const float* b_scales, const float* bias,
-                     UnaryOp activation, ThreadPool& pool, float* y, size_t ldy);
+// One float output of a product of shared activations: y[m * ldy + n] for n < weights->N, from
+// the weights (all of one call with the activations' K), their per-column scales and bias (may
+// be null).
+struct LinearOutput {
+  const QuantizedWeights* weights = nullptr;
+  const float* b_scales = nullptr;  // [N]
+  const float* bias = nullptr;      // [N] or null
+  float* y = nullptr;
+  size_t ldy = 0;
+};
+
+// For each of outputs[0, count): y[m * ldy + n] = activation(float(that sum) * (a_scales[m] *
+// b_scales[n]) + bias[n]), the Cast -> Mul -> Add of ORT's graph without fused multiply-adds,
+// then the activation with the bits of UnaryF32. All outputs' tiles are one pass over the pool
+// (a merged node's Q, K and V: one dispatch instead of three, its tasks balanced over all).
+void MatMulQuantized(const QuantizedActivations& a, const float* a_scales,
+                     const LinearOutput* outputs, size_t count, UnaryOp activation,
+                     ThreadPool& pool);
 
 // Block-quantized activations A [rows, K] uint8 (row stride lda), followed by a row of K ones
 // (BlockwiseGemmTerms::ones_after_a), and their per-block terms, block b of row m at
@@ -113,11 +125,11 @@ struct BlockQuantizedActivations {
 void DynamicQuantizeBlocks(const float* x, size_t rows, size_t K, ThreadPool& pool, uint8_t* q,
                            ActivationBlock* blocks, QuantParams* params, int32_t* sums);
 
-// y[m * ldy + n] = activation((sum_b s[m][b] * C_b[m][n]) * b_scales[n] + bias[n]) (bias may be
-// null), the block-wise product of kernels/gemm_s8.h; w must be packed with `blockwise`.
-void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const QuantizedWeights& w,
-                              const float* b_scales, const float* bias, UnaryOp activation,
-                              ThreadPool& pool, float* y, size_t ldy);
+// For each of outputs[0, count): y[m * ldy + n] = activation((sum_b s[m][b] * C_b[m][n]) *
+// b_scales[n] + bias[n]), the block-wise product of kernels/gemm_s8.h, in one pass over the pool
+// as MatMulQuantized; the weights must be packed with `blockwise`.
+void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const LinearOutput* outputs,
+                              size_t count, UnaryOp activation, ThreadPool& pool);
 
 // DynamicQuantizeLinear of x[0, n) into q: the parameters from the min and max of all of x
 // (ORT's GetQuantizationParameter), then QuantizeU8; returns them. Split in fixed chunks over

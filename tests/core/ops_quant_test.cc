@@ -656,6 +656,66 @@ TEST(QuantizedLinearTest, ResultsDoNotDependOnThreads) {
   }
 }
 
+// One node with a product per case, all reading cases[0].x (MergeQuantizedLinears' form: inputs
+// X, then W, w_scale, w_zero_point, bias of each product); its outputs.
+std::vector<Tensor> RunMergedQuantizedLinear(const std::vector<LinearCase>& cases,
+                                             Int8Activations mode, bool exact, int threads) {
+  std::vector<const Tensor*> in = {&cases[0].x};
+  for (const LinearCase& lc : cases) {
+    for (const Tensor* t : {&lc.w, &lc.w_scale, &lc.w_zp, &lc.bias}) in.push_back(t);
+  }
+  Node node;
+  node.name = "QuantizedLinear_merged_test";
+  node.op_type = "QuantizedLinear";
+  node.domain = "qclip";
+  for (size_t i = 0; i < in.size(); ++i) node.inputs.push_back(static_cast<int>(i));
+  for (size_t p = 0; p < cases.size(); ++p) node.outputs.push_back(static_cast<int>(in.size() + p));
+  const OpSchema* schema = BuiltinOps().Find("qclip", "QuantizedLinear", 1);
+  KernelInit init{node, schema->since_version, {}};
+  init.int8_activations = mode;
+  for (size_t i = 0; i < in.size(); ++i) init.constants.push_back(i == 0 ? nullptr : in[i]);
+  const std::unique_ptr<OpKernel> kernel = schema->make(init);
+  std::vector<Tensor> meta(cases.size());
+  kernel->Infer(in, &meta);
+  std::vector<Tensor> y;
+  for (const Tensor& m : meta) y.emplace_back(m.dtype(), m.shape());
+  std::vector<Tensor*> out;
+  for (Tensor& t : y) out.push_back(&t);
+  ThreadPool pool(threads);
+  RunContext ctx{&pool, exact};
+  RunUnplanned(*kernel, in, out, ctx);
+  return y;
+}
+
+// A merged node's products run as one pass over the pool, their panels side by side: widths
+// that are not whole panels (100 = 64 + 36, 5) and a whole one, each output what a node of its
+// own gives, in every mode, at 1 to 3 threads, on AMX tiles (K = 128) and vector tiles (K = 70).
+TEST(QuantizedLinearTest, MergedProductsMatchSeparateNodes) {
+  for (int64_t K : {70, 128}) {
+    std::mt19937 rng(static_cast<unsigned>(K));
+    std::vector<LinearCase> cases;
+    for (int64_t N : {100, 64, 5}) {
+      cases.push_back(MakeLinearCase(N == 64 ? DType::kInt8 : DType::kUInt8, N != 5, rng, K, N));
+      cases.back().x = cases[0].x;
+    }
+    for (Int8Activations mode :
+         {Int8Activations::kBlockwise, Int8Activations::kPerTensor, Int8Activations::kFloat}) {
+      for (int threads : {1, 2, 3}) {
+        SCOPED_TRACE("K " + std::to_string(K) + ", mode " + std::to_string(static_cast<int>(mode)) +
+                     ", threads " + std::to_string(threads));
+        const std::vector<Tensor> merged = RunMergedQuantizedLinear(cases, mode, false, threads);
+        ASSERT_EQ(merged.size(), cases.size());
+        for (size_t p = 0; p < cases.size(); ++p) {
+          const Tensor alone = RunQuantizedLinear(cases[p], mode, false, true, threads);
+          ASSERT_EQ(merged[p].shape(), alone.shape());
+          EXPECT_EQ(0, std::memcmp(merged[p].data<float>(), alone.data<float>(), alone.bytes()))
+              << "product " << p;
+        }
+      }
+    }
+  }
+}
+
 TEST(QuantizedLinearTest, RejectsRuntimeWeightsAndBadShapes) {
   std::mt19937 rng(9);
   const LinearCase lc = MakeLinearCase(DType::kInt8, false, rng);
