@@ -134,8 +134,21 @@ HWY_INLINE float SoftmaxExpRow(D d, const float* x, size_t cols, float* out) {
   const V max_v = hn::MaxOfLanes(d, hn::Max(max0, max1));
 
   // x - max <= 0 (or NaN: a NaN in the row, or a row of -inf, stays NaN).
+  // Four exponentials at a time, so that their independent polynomials overlap; added to the
+  // sum in order, one vector after the other, as the single-vector loop adds them (same bits).
   V sum = hn::Zero(d);
-  for (i = 0; i < full; i += N) {
+  for (i = 0; i + 4 * N <= full; i += 4 * N) {
+    const V e0 = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i), max_v));
+    const V e1 = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i + N), max_v));
+    const V e2 = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i + 2 * N), max_v));
+    const V e3 = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i + 3 * N), max_v));
+    hn::StoreU(e0, d, out + i);
+    hn::StoreU(e1, d, out + i + N);
+    hn::StoreU(e2, d, out + i + 2 * N);
+    hn::StoreU(e3, d, out + i + 3 * N);
+    sum = hn::Add(hn::Add(hn::Add(hn::Add(sum, e0), e1), e2), e3);
+  }
+  for (; i < full; i += N) {
     const V e = ExpNonPositive(d, hn::Sub(hn::LoadU(d, x + i), max_v));
     hn::StoreU(e, d, out + i);
     sum = hn::Add(sum, e);
