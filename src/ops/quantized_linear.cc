@@ -107,12 +107,14 @@ size_t TotalPanels(const LinearOutput* outputs, size_t count) {
   return panels;
 }
 
-// Which output panel `panel` (of TotalPanels) belongs to; `panel` becomes its panel in it.
-const LinearOutput& OutputOfPanel(const LinearOutput* outputs, size_t& panel) {
-  for (;; ++outputs) {
-    const size_t panels = CeilDiv(outputs->weights->N, kPackedPanelCols);
+// Which of `count` outputs panel `panel` (< TotalPanels) belongs to; `panel` becomes its panel
+// in that output.
+const LinearOutput& OutputOfPanel(const LinearOutput* outputs, size_t count, size_t& panel) {
+  for (size_t i = 0;; ++i) {
+    assert(i < count);
+    const size_t panels = CeilDiv(outputs[i].weights->N, kPackedPanelCols);
     if (panel < panels) {
-      return *outputs;
+      return outputs[i];
     }
     panel -= panels;
   }
@@ -260,7 +262,7 @@ void MatMulQuantized(const QuantizedActivations& a, const float* a_scales,
   SumActivationRows(a, K, zero_points, pool);
   ForEachTile(a.rows, TotalPanels(outputs, count), TaskRows(*outputs[0].weights), pool,
               [&](size_t r, size_t rows, size_t panel) {
-                const LinearOutput& out = OutputOfPanel(outputs, panel);
+                const LinearOutput& out = OutputOfPanel(outputs, count, panel);
                 const QuantizedWeights& w = *out.weights;
                 const PanelColumns c(panel, w.N);
                 QuantizedGemmTerms t = GemmTerms(a, w, r);
@@ -309,7 +311,7 @@ void MatMulQuantizedBlockwise(const BlockQuantizedActivations& a, const LinearOu
   const size_t max_rows = ProductRunsOnAmx(K, /*blockwise=*/true) ? kAmxRowBlock : kRowBlock;
   ForEachTile(a.rows, TotalPanels(outputs, count), max_rows, pool,
               [&](size_t r, size_t rows, size_t panel) {
-                const LinearOutput& out = OutputOfPanel(outputs, panel);
+                const LinearOutput& out = OutputOfPanel(outputs, count, panel);
                 const QuantizedWeights& w = *out.weights;
                 const PanelColumns c(panel, w.N);
                 BlockwiseGemmTerms t;
