@@ -662,25 +662,39 @@ std::vector<Tensor> RunMergedQuantizedLinear(const std::vector<LinearCase>& case
                                              Int8Activations mode, bool exact, int threads) {
   std::vector<const Tensor*> in = {&cases[0].x};
   for (const LinearCase& lc : cases) {
-    for (const Tensor* t : {&lc.w, &lc.w_scale, &lc.w_zp, &lc.bias}) in.push_back(t);
+    for (const Tensor* t : {&lc.w, &lc.w_scale, &lc.w_zp, &lc.bias}) {
+      in.push_back(t);
+    }
   }
   Node node;
   node.name = "QuantizedLinear_merged_test";
   node.op_type = "QuantizedLinear";
   node.domain = "qclip";
-  for (size_t i = 0; i < in.size(); ++i) node.inputs.push_back(static_cast<int>(i));
-  for (size_t p = 0; p < cases.size(); ++p) node.outputs.push_back(static_cast<int>(in.size() + p));
+  for (size_t i = 0; i < in.size(); ++i) {
+    node.inputs.push_back(static_cast<int>(i));
+  }
+  for (size_t p = 0; p < cases.size(); ++p) {
+    node.outputs.push_back(static_cast<int>(in.size() + p));
+  }
   const OpSchema* schema = BuiltinOps().Find("qclip", "QuantizedLinear", 1);
   KernelInit init{node, schema->since_version, {}};
   init.int8_activations = mode;
-  for (size_t i = 0; i < in.size(); ++i) init.constants.push_back(i == 0 ? nullptr : in[i]);
+  for (size_t i = 0; i < in.size(); ++i) {
+    init.constants.push_back(i == 0 ? nullptr : in[i]);
+  }
   const std::unique_ptr<OpKernel> kernel = schema->make(init);
   std::vector<Tensor> meta(cases.size());
   kernel->Infer(in, &meta);
   std::vector<Tensor> y;
-  for (const Tensor& m : meta) y.emplace_back(m.dtype(), m.shape());
+  y.reserve(meta.size());
+  for (const Tensor& m : meta) {
+    y.emplace_back(m.dtype(), m.shape());
+  }
   std::vector<Tensor*> out;
-  for (Tensor& t : y) out.push_back(&t);
+  out.reserve(y.size());
+  for (Tensor& t : y) {
+    out.push_back(&t);
+  }
   ThreadPool pool(threads);
   RunContext ctx{&pool, exact};
   RunUnplanned(*kernel, in, out, ctx);
