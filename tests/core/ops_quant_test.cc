@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "kernels/quantize.h"
 #include "op_values.h"
@@ -385,34 +386,54 @@ LinearCase MakeLinearCase(DType w_type, bool per_channel, std::mt19937& rng, int
   return lc;
 }
 
-// Runs QuantizedLinear as the interpreter does (RunOp has no KernelInit options): W, its scale
-// and zero point and the bias constant at load, the kernel prepared for `mode`.
-Tensor RunQuantizedLinear(const LinearCase& lc, Int8Activations mode, bool exact = false,
-                          bool with_bias = true, int threads = 1) {
-  std::vector<Tensor> inputs = {lc.x, lc.w, lc.w_scale, lc.w_zp};
-  if (with_bias) inputs.push_back(lc.bias);
+// Runs a QuantizedLinear node of `outputs` products on inputs `in` (X, then W, w_scale,
+// w_zero_point and optionally bias per product) as the interpreter does (RunOp has no
+// KernelInit options): all but X constant at load, the kernel prepared for `mode`.
+std::vector<Tensor> RunQuantizedLinearNode(const std::vector<const Tensor*>& in, size_t outputs,
+                                           Int8Activations mode, bool exact, int threads) {
   Node node;
   node.name = "QuantizedLinear_test";
   node.op_type = "QuantizedLinear";
   node.domain = "qclip";
-  for (size_t i = 0; i < inputs.size(); ++i) node.inputs.push_back(static_cast<int>(i));
-  node.outputs.push_back(static_cast<int>(inputs.size()));
+  for (size_t i = 0; i < in.size(); ++i) {
+    node.inputs.push_back(static_cast<int>(i));
+  }
+  for (size_t p = 0; p < outputs; ++p) {
+    node.outputs.push_back(static_cast<int>(in.size() + p));
+  }
   const OpSchema* schema = BuiltinOps().Find("qclip", "QuantizedLinear", 1);
   KernelInit init{node, schema->since_version, {}};
   init.int8_activations = mode;
-  std::vector<const Tensor*> in;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    init.constants.push_back(i == 0 ? nullptr : &inputs[i]);
-    in.push_back(&inputs[i]);
+  for (size_t i = 0; i < in.size(); ++i) {
+    init.constants.push_back(i == 0 ? nullptr : in[i]);
   }
   const std::unique_ptr<OpKernel> kernel = schema->make(init);
-  std::vector<Tensor> meta(1);
+  std::vector<Tensor> meta(outputs);
   kernel->Infer(in, &meta);
-  Tensor y(meta[0].dtype(), meta[0].shape());
+  std::vector<Tensor> y;
+  y.reserve(meta.size());
+  for (const Tensor& m : meta) {
+    y.emplace_back(m.dtype(), m.shape());
+  }
+  std::vector<Tensor*> out;
+  out.reserve(y.size());
+  for (Tensor& t : y) {
+    out.push_back(&t);
+  }
   ThreadPool pool(threads);
   RunContext ctx{&pool, exact};
-  RunUnplanned(*kernel, in, {&y}, ctx);
+  RunUnplanned(*kernel, in, out, ctx);
   return y;
+}
+
+// One product: W, its scale and zero point and the bias of `lc`.
+Tensor RunQuantizedLinear(const LinearCase& lc, Int8Activations mode, bool exact = false,
+                          bool with_bias = true, int threads = 1) {
+  std::vector<const Tensor*> in = {&lc.x, &lc.w, &lc.w_scale, &lc.w_zp};
+  if (with_bias) {
+    in.push_back(&lc.bias);
+  }
+  return std::move(RunQuantizedLinearNode(in, 1, mode, exact, threads)[0]);
 }
 
 // Exact mode, as the interpreter sets it up (RunContext::exact).
@@ -666,39 +687,7 @@ std::vector<Tensor> RunMergedQuantizedLinear(const std::vector<LinearCase>& case
       in.push_back(t);
     }
   }
-  Node node;
-  node.name = "QuantizedLinear_merged_test";
-  node.op_type = "QuantizedLinear";
-  node.domain = "qclip";
-  for (size_t i = 0; i < in.size(); ++i) {
-    node.inputs.push_back(static_cast<int>(i));
-  }
-  for (size_t p = 0; p < cases.size(); ++p) {
-    node.outputs.push_back(static_cast<int>(in.size() + p));
-  }
-  const OpSchema* schema = BuiltinOps().Find("qclip", "QuantizedLinear", 1);
-  KernelInit init{node, schema->since_version, {}};
-  init.int8_activations = mode;
-  for (size_t i = 0; i < in.size(); ++i) {
-    init.constants.push_back(i == 0 ? nullptr : in[i]);
-  }
-  const std::unique_ptr<OpKernel> kernel = schema->make(init);
-  std::vector<Tensor> meta(cases.size());
-  kernel->Infer(in, &meta);
-  std::vector<Tensor> y;
-  y.reserve(meta.size());
-  for (const Tensor& m : meta) {
-    y.emplace_back(m.dtype(), m.shape());
-  }
-  std::vector<Tensor*> out;
-  out.reserve(y.size());
-  for (Tensor& t : y) {
-    out.push_back(&t);
-  }
-  ThreadPool pool(threads);
-  RunContext ctx{&pool, exact};
-  RunUnplanned(*kernel, in, out, ctx);
-  return y;
+  return RunQuantizedLinearNode(in, cases.size(), mode, exact, threads);
 }
 
 // A merged node's products run as one pass over the pool, their panels side by side: widths
