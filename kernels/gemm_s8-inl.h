@@ -281,9 +281,16 @@ struct TailGroup {
 // with it as fast (docs/BENCHMARKS.md).
 constexpr size_t kPrefetchSteps = 2;
 
+// Cache lines a tile asks into L2 while it computes from cache, one per k group: a slice of the
+// next panel (NextPanelSlice).
+struct LinesAhead {
+  const int8_t* begin = nullptr;
+  size_t lines = 0;
+};
+
 template <size_t kRows, class Output>
 HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b, size_t col,
-                              size_t cols, bool prefetch, const Output& output) {
+                              size_t cols, bool prefetch, LinesAhead ahead, const Output& output) {
   const DI32 d;
   const size_t N = hn::Lanes(d);
   VI32 sum0[kRows][kTileVecs];
@@ -306,6 +313,11 @@ HWY_NOINLINE void MulTileU8S8(const uint8_t* a, size_t lda, size_t K, const int8
       const uint8_t* step_a = s.a + 4 * first;
       const size_t groups = std::min(kPackedStepGroups, s.groups - first);
       for (size_t g = 0; g < groups; ++g) {
+        if (ahead.lines != 0) {
+          __builtin_prefetch(ahead.begin, 0, 2);
+          ahead.begin += 64;
+          --ahead.lines;
+        }
         // kTileVecs vectors of packed weights, each used by all kRows rows.
         const int8_t* group = step + g * kPackedTileCols * 4;
         if (prefetch && first + kPrefetchSteps * kPackedStepGroups < s.groups) {
@@ -487,11 +499,23 @@ struct RowTiles {
 template <size_t kRows, class Output>
 HWY_INLINE void MulTileRowsU8S8(size_t rows, const uint8_t* a, size_t lda, size_t K,
                                 const int8_t* b, size_t col, size_t cols, bool prefetch,
-                                const Output& output) {
+                                LinesAhead ahead, const Output& output) {
   if constexpr (kRows > 0) {
-    if (rows == kRows) return MulTileU8S8<kRows>(a, lda, K, b, col, cols, prefetch, output);
-    MulTileRowsU8S8<kRows - 1>(rows, a, lda, K, b, col, cols, prefetch, output);
+    if (rows == kRows) return MulTileU8S8<kRows>(a, lda, K, b, col, cols, prefetch, ahead, output);
+    MulTileRowsU8S8<kRows - 1>(rows, a, lda, K, b, col, cols, prefetch, ahead, output);
   }
+}
+
+// Row tile `tile` (of `tiles`) of a panel's column tile asks for its share of the next panel
+// (when the product has one): the tiles after the first read their weights from cache, so
+// memory is idle while they compute, and without this the next panel's first tile waited on
+// its weights from L3 at the rate of its own 8 KiB prefetch window.
+HWY_INLINE LinesAhead NextPanelSlice(const int8_t* packed_b, size_t K, size_t N, size_t col_end,
+                                     size_t tile, size_t tiles) {
+  if (tile == 0 || col_end >= N) return {};
+  const size_t lines = PackedPanelBytes(K) / 64, slice = (lines + tiles - 2) / (tiles - 1);
+  const size_t first = std::min(lines, (tile - 1) * slice);
+  return {PackedColumn(packed_b, K, col_end) + first * 64, std::min(slice, lines - first)};
 }
 
 template <class Output>
@@ -499,18 +523,23 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
                                     const int8_t* packed_b, size_t N, size_t col_begin,
                                     size_t col_end, const Output& output) {
   HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
-  (void)N;
   const size_t tile_cols = kTileVecs * hn::Lanes(DI32());
   // Column tiles outermost: a tile's weights (at most 64 x K bytes) stay in L1/L2 while all
   // rows of A stream past them.
   for (size_t col = col_begin; col < col_end; col += tile_cols) {
     const size_t cols = std::min(tile_cols, col_end - col);
     const int8_t* b = PackedColumn(packed_b, K, col);
+    // Row tiles of the panel's last column tile fetch the next panel.
+    const size_t tiles = (rows + kTileRows - 1) / kTileRows;
+    const bool fetch_next = col + cols == col_end;
+    const auto ahead = [&](size_t r) {
+      return NextPanelSlice(packed_b, K, N, col_end, fetch_next ? r / kTileRows : 0, tiles);
+    };
     size_t r = 0;
     for (; r + kTileRows <= rows; r += kTileRows) {
-      MulTileU8S8<kTileRows>(a + r * lda, lda, K, b, col, cols, r == 0, output.AtRow(r));
+      MulTileU8S8<kTileRows>(a + r * lda, lda, K, b, col, cols, r == 0, ahead(r), output.AtRow(r));
     }
-    MulTileRowsU8S8<kTileRows - 1>(rows - r, a + r * lda, lda, K, b, col, cols, r == 0,
+    MulTileRowsU8S8<kTileRows - 1>(rows - r, a + r * lda, lda, K, b, col, cols, r == 0, ahead(r),
                                    output.AtRow(r));
   }
 }
