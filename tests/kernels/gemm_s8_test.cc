@@ -140,6 +140,21 @@ TEST_P(GemmS8Test, ColumnRanges) {
   CheckMatMul(a, b, 197, 0, 1);
 }
 
+// One panel per call, as the op's tasks run it: the row tiles after a panel's first ask for the
+// next panel's weights, for any number of row tiles (one tile of exactly kTileRows rows included).
+TEST_P(GemmS8Test, PanelByPanel) {
+  std::mt19937 rng(11);
+  for (size_t M : {1, 2, 3, 5, 6, 7, 12, 13, 54}) {
+    for (size_t K : {4, 64, 197}) {
+      MatrixU8 a = RandomActivations(M, K, rng);
+      const std::vector<int8_t> b = RandomWeights(K, 197, rng);
+      for (size_t col = 0; col < 197; col += 64) {
+        CheckMatMul(a, b, 197, col, std::min<size_t>(197, col + 64));
+      }
+    }
+  }
+}
+
 // The largest products (255 * -128) everywhere: the widening path must not saturate as
 // VPMADDUBSW would, and sums reach -6.4M.
 TEST_P(GemmS8Test, ExtremeValues) {
