@@ -19,8 +19,10 @@ constexpr size_t kMaxPlans = 64;
 
 struct Interpreter::Profile {
   std::mutex mu;
-  std::map<std::string, std::pair<double, int64_t>> by_op;  // op type -> (seconds, calls)
+  // op type (with by_shape, and its outputs' shapes) -> (seconds, calls)
+  std::map<std::string, std::pair<double, int64_t>> by_op;
   int64_t runs = 0;
+  bool by_shape = false;
 };
 
 struct Interpreter::Bound {
@@ -68,6 +70,7 @@ Interpreter::Interpreter(Graph graph, const InterpreterOptions& options)
   const char* profile = std::getenv("QCLIP_PROFILE");
   if (profile != nullptr && profile[0] != '\0' && profile[0] != '0') {
     profile_ = std::make_unique<Profile>();
+    profile_->by_shape = profile[0] == '2';
   }
   PromoteFloat16(graph_);
   FoldInitializers(graph_, pool_);
@@ -214,7 +217,11 @@ void Interpreter::RunProfiled(const Bound& bound, RunContext& ctx) {
   ++profile_->runs;
   for (size_t s = 0; s < plan.steps.size(); ++s) {
     const Node& n = graph_.nodes[plan.steps[s].node];
-    auto& entry = profile_->by_op[(n.domain.empty() ? "" : n.domain + ".") + n.op_type];
+    std::string key = (n.domain.empty() ? "" : n.domain + ".") + n.op_type;
+    if (profile_->by_shape) {
+      for (int o : n.outputs) key += " " + ShapeToString(bound.views[o].shape());
+    }
+    auto& entry = profile_->by_op[key];
     entry.first += seconds[s];
     ++entry.second;
   }

@@ -47,7 +47,8 @@ class Interpreter {
   void ReleaseConstant(Tensor& c);
 
   // QCLIP_PROFILE=1 in the environment: time every step and print a table by op type to stderr
-  // when the interpreter is destroyed (a development aid; off, it costs one branch per run).
+  // when the interpreter is destroyed (a development aid; off, it costs one branch per run);
+  // QCLIP_PROFILE=2: by op type and output shapes (a model's products of each size apart).
   struct Profile;
   void PrintProfile() const;
   void RunProfiled(const Bound& bound, RunContext& ctx);

@@ -28,6 +28,12 @@ if grep -q '^qclip profile: .* 3 runs' <<<"$err" && grep -Eq '^  MatMul +[0-9.]+
 else
   fail "QCLIP_PROFILE=1 output: $err"
 fi
+err=$(QCLIP_PROFILE=2 "$run" "$data/fp32.onnx" --input input_ids="$data/unpadded_b1.in.input_ids.npy" --bench 2 --threads 1 2>&1 >/dev/null)
+if grep -Eq '^  MatMul \[[0-9, ]+\] +[0-9.]+ ms/run' <<<"$err"; then
+  pass "QCLIP_PROFILE=2 prints a per-op-and-shape table"
+else
+  fail "QCLIP_PROFILE=2 output: $err"
+fi
 
 printf 'garbage' >"$tmp/bad.onnx"
 printf 'not npy' >"$tmp/bad.npy"
