@@ -513,7 +513,9 @@ HWY_INLINE void MulTileRowsU8S8(size_t rows, const uint8_t* a, size_t lda, size_
 // its weights from L3 at the rate of its own 8 KiB prefetch window.
 HWY_INLINE LinesAhead NextPanelSlice(const int8_t* packed_b, size_t K, size_t N, size_t col_end,
                                      size_t tile, size_t tiles) {
-  if (tile == 0 || tile >= tiles || col_end >= N) return {};
+  if (tile == 0 || tile >= tiles || col_end >= N) {
+    return {};
+  }
   const size_t lines = PackedPanelBytes(K) / 64, slice = (lines + tiles - 2) / (tiles - 1);
   const size_t first = std::min(lines, (tile - 1) * slice);
   return {PackedColumn(packed_b, K, col_end) + first * 64, std::min(slice, lines - first)};

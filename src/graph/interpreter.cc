@@ -219,7 +219,9 @@ void Interpreter::RunProfiled(const Bound& bound, RunContext& ctx) {
     const Node& n = graph_.nodes[plan.steps[s].node];
     std::string key = (n.domain.empty() ? "" : n.domain + ".") + n.op_type;
     if (profile_->by_shape) {
-      for (int o : n.outputs) key += " " + ShapeToString(bound.views[o].shape());
+      for (int o : n.outputs) {
+        key += " " + ShapeToString(bound.views[o].shape());
+      }
     }
     auto& entry = profile_->by_op[key];
     entry.first += seconds[s];
