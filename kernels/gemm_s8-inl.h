@@ -527,16 +527,17 @@ HWY_INLINE void MulPanelsVectorU8S8(const uint8_t* a, size_t lda, size_t rows, s
                                     size_t col_end, const Output& output) {
   HWY_DASSERT(col_begin % kPackedPanelCols == 0 && col_end <= N);
   const size_t tile_cols = kTileVecs * hn::Lanes(DI32());
+  const size_t tiles = (rows + kTileRows - 1) / kTileRows;
   // Column tiles outermost: a tile's weights (at most 64 x K bytes) stay in L1/L2 while all
   // rows of A stream past them.
   for (size_t col = col_begin; col < col_end; col += tile_cols) {
     const size_t cols = std::min(tile_cols, col_end - col);
     const int8_t* b = PackedColumn(packed_b, K, col);
     // Row tiles of the panel's last column tile fetch the next panel.
-    const size_t tiles = (rows + kTileRows - 1) / kTileRows;
     const bool fetch_next = col + cols == col_end;
     const auto ahead = [&](size_t r) {
-      return NextPanelSlice(packed_b, K, N, col_end, fetch_next ? r / kTileRows : 0, tiles);
+      return fetch_next ? NextPanelSlice(packed_b, K, N, col_end, r / kTileRows, tiles)
+                        : LinesAhead{};
     };
     size_t r = 0;
     for (; r + kTileRows <= rows; r += kTileRows) {
