@@ -185,6 +185,25 @@ void GemmShapes(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_MatMulU8S8)->Apply(GemmShapes)->Unit(benchmark::kMillisecond);
 
+// The zero points, scales and bias of the QuantizedLinear epilogue, for `op`.
+struct DequantizeTerms {
+  DequantizeTerms(const GemmOperands& op, size_t M, size_t K, size_t N)
+      : a_zp(M, 117),
+        a_sums(M),
+        b_zp(N, 3),
+        b_sums(N, 1000),
+        a_scales(M, 0.01f),
+        b_scales(N, 0.002f),
+        bias(N, 0.5f) {
+    RowSumsU8(op.a.data(), K, M, K, a_sums.data());
+    terms = {a_zp.data(),   a_sums.data(),   a_scales.data(), b_zp.data(),
+             b_sums.data(), b_scales.data(), bias.data()};
+  }
+  std::vector<int32_t> a_zp, a_sums, b_zp, b_sums;
+  std::vector<float> a_scales, b_scales, bias;
+  QuantizedGemmTerms terms;
+};
+
 // The same product with the QuantizedLinear epilogue (zero points, scales, bias, float output)
 // applied in registers, as the fused op runs it in exact (per-tensor) mode. Args: M, K, N,
 // Highway target.
@@ -195,15 +214,12 @@ void BM_MatMulU8S8Dequantize(benchmark::State& state) {
     return state.SkipWithError("target not supported");
   }
   const GemmOperands op = RandomOperands(M, K, N);
-  std::vector<int32_t> a_zp(M, 117), a_sums(M), b_zp(N, 3), b_sums(N, 1000);
-  RowSumsU8(op.a.data(), K, M, K, a_sums.data());
-  std::vector<float> a_scales(M, 0.01f), b_scales(N, 0.002f), bias(N, 0.5f);
-  const QuantizedGemmTerms terms{a_zp.data(),   a_sums.data(),   a_scales.data(), b_zp.data(),
-                                 b_sums.data(), b_scales.data(), bias.data()};
+  const DequantizeTerms dq(op, M, K, N);
   auto y = hwy::AllocateAligned<float>(M * N);
 
-  RunGemm(state, M, K, N, target,
-          [&] { MatMulU8S8(op.a.data(), K, M, K, op.packed.get(), N, 0, N, terms, y.get(), N); });
+  RunGemm(state, M, K, N, target, [&] {
+    MatMulU8S8(op.a.data(), K, M, K, op.packed.get(), N, 0, N, dq.terms, y.get(), N);
+  });
 }
 BENCHMARK(BM_MatMulU8S8Dequantize)
     ->Args({197, 768, 3072, 0})
@@ -213,6 +229,44 @@ BENCHMARK(BM_MatMulU8S8Dequantize)
     ->Args({8, 3072, 768, 0})
     ->Args({197, 768, 3072, HWY_AVX3})
     ->Args({197, 768, 3072, HWY_AVX2})
+    ->Unit(benchmark::kMillisecond);
+
+// BM_MatMulU8S8Dequantize with the weights cold, as in a model: the product cycles over 16
+// packed copies (38 MB at these shapes, beyond L2), so every call streams its weights from L3 or
+// memory, as every layer of a model does. Args: M, K, N, rows per call (0: all), the calls made
+// panel by panel as QuantizedLinear's tasks make them.
+void BM_MatMulU8S8DequantizeCold(benchmark::State& state) {
+  const size_t M = state.range(0), K = state.range(1), N = state.range(2);
+  constexpr size_t kCopies = 16;
+  const size_t row_block = state.range(3) == 0 ? M : state.range(3);
+  const GemmOperands op = RandomOperands(M, K, N);
+  std::vector<hwy::AlignedFreeUniquePtr<int8_t[]>> copies;
+  for (size_t i = 0; i < kCopies; ++i) {
+    copies.push_back(hwy::AllocateAligned<int8_t>(PackedWeightsS8Size(K, N)));
+    std::copy_n(op.packed.get(), PackedWeightsS8Size(K, N), copies.back().get());
+  }
+  const DequantizeTerms dq(op, M, K, N);
+  auto y = hwy::AllocateAligned<float>(M * N);
+  size_t next = 0;
+  RunGemm(state, M, K, N, 0, [&] {
+    for (size_t col = 0; col < N; col += kPackedPanelCols) {
+      for (size_t r = 0; r < M; r += row_block) {
+        QuantizedGemmTerms t = dq.terms;
+        t.a_zero_points += r;
+        t.a_sums += r;
+        t.a_scales += r;
+        MatMulU8S8(op.a.data() + r * K, K, std::min(row_block, M - r), K, copies[next].get(), N,
+                   col, col + kPackedPanelCols, t, y.get() + r * N + col, N);
+      }
+    }
+    next = (next + 1) % kCopies;
+  });
+}
+BENCHMARK(BM_MatMulU8S8DequantizeCold)
+    ->Args({197, 768, 3072, 0})
+    ->Args({197, 768, 3072, 66})
+    ->Args({197, 3072, 768, 0})
+    ->Args({197, 3072, 768, 66})
     ->Unit(benchmark::kMillisecond);
 
 // The block-wise product of the default mode (scale and zero point per 32 activations of a row,

@@ -372,21 +372,28 @@ HWY_INLINE VF32 FoldBlock(VF32 acc, VI32 sum, VI32 a_terms, VI32 b_terms, VF32 s
 // 5%, not measured in the kernel since.)
 //
 // For blocks below prefetch_blocks, the tile also asks for the weights at prefetch_b, at the
-// offsets it reads itself: into L1, or into L2 with prefetch_to_l2. The first row tile of a
-// column asks for its own weights kPrefetchBlocks blocks ahead (8 KiB of its panel): it reads
-// them from memory, and at a few rows per tile (unpadded text) the dot products are too few to
-// hide that latency; the hardware prefetcher did not follow a tile that read half of each
-// 256-byte group row (the layout until the thirteenth session). Later row tiles find the weights in
-// cache and skip it (prefetches there only take load slots: vision 10% slower), except as
+// offsets it reads itself: into L1 or L2 as kAhead says. The first row tile of a column asks for
+// its own weights kPrefetchBlocks blocks ahead (8 KiB of its panel): it reads them from memory,
+// and at a few rows per tile (unpadded text) the dot products are too few to hide that latency;
+// the hardware prefetcher did not follow a tile that read half of each 256-byte group row (the
+// layout until the thirteenth session). Later row tiles find the weights in cache and skip it
+// (prefetches there only take load slots: vision 10% slower), except as
 // MulPanelsBlockwiseTilesU8S8 says. (4 blocks ahead until the sixteenth session: on a Xeon without
-// AMX the text query was 2-3% faster at 2 threads with 8, the same with 16.)
+// AMX the text query was 2-3% faster at 2 threads with 8, the same with 16.) kAhead is a template
+// argument and the prefetched lines one distance from those read: with a run-time flag and a
+// second pointer, GCC branched out of the group loop to prefetch and parked addresses in vector
+// registers (`VMOVQ` took 20% of the 4 x 4 tile's samples); as now, text at 8 tokens is 0.9%
+// faster at 2 threads (ten pairs) and `BM_MatMulBlockwiseU8S8/8/3072/768` up to 7%.
 constexpr size_t kPrefetchBlocks = 8;
 
-template <size_t kRows, size_t kVecs = kBlockTileVecs>
+// Where a block-wise tile asks for the weights at prefetch_b: nowhere, into L1 or into L2.
+enum class Ahead { kNone, kL1, kL2 };
+
+template <size_t kRows, size_t kVecs, Ahead kAhead>
 HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, const int8_t* b,
                                        const BlockwiseGemmTerms& t, float* y, size_t ldy,
                                        size_t cols, const int8_t* prefetch_b,
-                                       size_t prefetch_blocks, bool prefetch_to_l2) {
+                                       size_t prefetch_blocks) {
   constexpr size_t kBlockGroups = kActivationBlock / 4;
   const DI32 d;
   const DF32 df;
@@ -401,6 +408,7 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
   // A last, partial block reads a zero-padded copy of its activations (the packed weights are
   // zero-padded to whole blocks).
   const size_t blocks = ActivationBlocks(K);
+  const ptrdiff_t distance = kAhead == Ahead::kNone ? 0 : prefetch_b - b;
   const size_t last_begin = blocks == 0 ? 0 : (blocks - 1) * kActivationBlock;
   uint8_t last[kRows][kActivationBlock] = {};
   for (size_t r = 0; r < kRows && K % kActivationBlock != 0; ++r) {
@@ -420,23 +428,22 @@ HWY_NOINLINE void MulTileBlockwiseU8S8(const uint8_t* a, size_t lda, size_t K, c
       HWY_UNROLL(4)
       for (size_t v = 0; v < kVecs; ++v) sum0[r][v] = sum1[r][v] = hn::Zero(d);
     }
-    const bool prefetch = block < prefetch_blocks;
-    const int8_t* ahead_b =
-        prefetch ? prefetch_b + PackedGroupOffset(block * kBlockGroups) : nullptr;
+    // The lines asked for lie `distance` bytes on from those read.
+    const bool prefetch = kAhead != Ahead::kNone && block < prefetch_blocks;
     HWY_UNROLL(8)
     for (size_t g = 0; g < kBlockGroups; ++g) {
+      const int8_t* group = block_b + PackedGroupOffset(g);  // g < 8: within block_b's step
       if (prefetch) {
         HWY_UNROLL(4)
         for (size_t v = 0; v < kVecs; ++v) {
-          const int8_t* p = ahead_b + PackedGroupOffset(g) + PackedColumnOffset(v * N);
-          if (prefetch_to_l2) {
+          const int8_t* p = group + distance + PackedColumnOffset(v * N);
+          if constexpr (kAhead == Ahead::kL2) {
             __builtin_prefetch(p, 0, 2);
           } else {
             hwy::Prefetch(p);
           }
         }
       }
-      const int8_t* group = block_b + PackedGroupOffset(g);  // g < 8: within block_b's step
       VI32 w[kVecs];
       HWY_UNROLL(4)
       for (size_t v = 0; v < kVecs; ++v) {
@@ -645,8 +652,16 @@ HWY_INLINE void MulTileRowsBlockwiseU8S8(size_t rows, const uint8_t* a, size_t l
                                          size_t prefetch_blocks, bool prefetch_to_l2) {
   if constexpr (kRows > 0) {
     if (rows == kRows) {
-      return MulTileBlockwiseU8S8<kRows, kVecs>(a, lda, K, b, t, y, ldy, cols, prefetch_b,
-                                                prefetch_blocks, prefetch_to_l2);
+      if (prefetch_b == nullptr || prefetch_blocks == 0) {
+        return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kNone>(a, lda, K, b, t, y, ldy, cols,
+                                                                nullptr, 0);
+      }
+      if (prefetch_to_l2) {
+        return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kL2>(a, lda, K, b, t, y, ldy, cols,
+                                                              prefetch_b, prefetch_blocks);
+      }
+      return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kL1>(a, lda, K, b, t, y, ldy, cols,
+                                                            prefetch_b, prefetch_blocks);
     }
     MulTileRowsBlockwiseU8S8<kRows - 1, kVecs>(rows, a, lda, K, b, t, y, ldy, cols, prefetch_b,
                                                prefetch_blocks, prefetch_to_l2);
