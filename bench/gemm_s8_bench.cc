@@ -234,11 +234,12 @@ BENCHMARK(BM_MatMulU8S8Dequantize)
 // BM_MatMulU8S8Dequantize with the weights cold, as in a model: the product cycles over 16
 // packed copies (38 MB at these shapes, beyond L2), so every call streams its weights from L3 or
 // memory, as every layer of a model does. Args: M, K, N, rows per call (0: all), the calls made
-// panel by panel as QuantizedLinear's tasks make them.
+// panel by panel as QuantizedLinear's tasks make them, and 1 to fuse a GELU as fc1 does.
 void BM_MatMulU8S8DequantizeCold(benchmark::State& state) {
   const size_t M = state.range(0), K = state.range(1), N = state.range(2);
   constexpr size_t kCopies = 16;
   const size_t row_block = state.range(3) == 0 ? M : state.range(3);
+  const bool gelu = state.range(4) != 0;
   const GemmOperands op = RandomOperands(M, K, N);
   std::vector<hwy::AlignedFreeUniquePtr<int8_t[]>> copies;
   for (size_t i = 0; i < kCopies; ++i) {
@@ -252,6 +253,7 @@ void BM_MatMulU8S8DequantizeCold(benchmark::State& state) {
     for (size_t col = 0; col < N; col += kPackedPanelCols) {
       for (size_t r = 0; r < M; r += row_block) {
         QuantizedGemmTerms t = dq.terms;
+        t.activation = gelu ? UnaryOp::kGeluErf : UnaryOp::kIdentity;
         t.a_zero_points += r;
         t.a_sums += r;
         t.a_scales += r;
@@ -263,10 +265,11 @@ void BM_MatMulU8S8DequantizeCold(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_MatMulU8S8DequantizeCold)
-    ->Args({197, 768, 3072, 0})
-    ->Args({197, 768, 3072, 66})
-    ->Args({197, 3072, 768, 0})
-    ->Args({197, 3072, 768, 66})
+    ->Args({197, 768, 3072, 0, 0})
+    ->Args({197, 768, 3072, 66, 0})
+    ->Args({197, 768, 3072, 66, 1})
+    ->Args({197, 3072, 768, 0, 0})
+    ->Args({197, 3072, 768, 66, 0})
     ->Unit(benchmark::kMillisecond);
 
 // The block-wise product of the default mode (scale and zero point per 32 activations of a row,
