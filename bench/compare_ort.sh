@@ -62,17 +62,18 @@ PY
 query="pleural effusion in the right lower lobe"
 
 # name | model | input for both | how qclip runs it (run = qclip-run on the same input, in its
-# default INT8 mode; exact = qclip-run --exact: ORT's own per-tensor arithmetic, bit for bit)
+# default INT8 mode; exact = qclip-run --exact: ORT's own per-tensor arithmetic, bit for bit) |
+# issue 6's target for the time ratio (the --exact rows: the same work's target)
 configs=(
-  "vision INT8 b1|vision_int8_qint8_pt|pixel_values=$work/pixels_b1.npy|run"
-  "vision INT8 b8|vision_int8_qint8_pt|pixel_values=$work/pixels_b8.npy|run"
-  "vision QUInt8 b1|vision_int8_quint8_pt|pixel_values=$work/pixels_b1.npy|run"
-  "vision FP32 b1|vision_fp32|pixel_values=$work/pixels_b1.npy|run"
-  "text INT8 unpadded|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|run"
-  "text INT8 app query (ORT padded 256)|text_int8_qint8_pt|input_ids=$work/ids_padded256.npy|encoder"
-  "vision INT8 b1, qclip --exact|vision_int8_qint8_pt|pixel_values=$work/pixels_b1.npy|exact"
-  "vision INT8 b8, qclip --exact|vision_int8_qint8_pt|pixel_values=$work/pixels_b8.npy|exact"
-  "text INT8 unpadded, qclip --exact|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|exact"
+  "vision INT8 b1|vision_int8_qint8_pt|pixel_values=$work/pixels_b1.npy|run|0.6"
+  "vision INT8 b8|vision_int8_qint8_pt|pixel_values=$work/pixels_b8.npy|run|0.6"
+  "vision QUInt8 b1|vision_int8_quint8_pt|pixel_values=$work/pixels_b1.npy|run|0.5"
+  "vision FP32 b1|vision_fp32|pixel_values=$work/pixels_b1.npy|run|1.0"
+  "text INT8 unpadded|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|run|0.7"
+  "text INT8 app query (ORT padded 256)|text_int8_qint8_pt|input_ids=$work/ids_padded256.npy|encoder|0.1"
+  "vision INT8 b1, qclip --exact|vision_int8_qint8_pt|pixel_values=$work/pixels_b1.npy|exact|0.6"
+  "vision INT8 b8, qclip --exact|vision_int8_qint8_pt|pixel_values=$work/pixels_b8.npy|exact|0.6"
+  "text INT8 unpadded, qclip --exact|text_int8_qint8_pt|input_ids=$work/ids_unpadded.npy|exact|0.7"
 )
 
 # Runs one engine once; appends "median_ms load_ms rss_kb" to FILE.
@@ -105,7 +106,7 @@ measure() {  # ENGINE MODEL INPUT MODE FILE
 mkdir -p "$work/out"
 for ((rep = 0; rep < reps; ++rep)); do
   for i in "${!configs[@]}"; do
-    IFS='|' read -r name model input mode <<<"${configs[$i]}"
+    IFS='|' read -r name model input mode _ <<<"${configs[$i]}"
     m=$models/biomedclip_$model.onnx
     # Alternate which engine goes first, so neither always runs on a warmer machine.
     if ((rep % 2 == 0)); then order=(qclip ort); else order=(ort qclip); fi
@@ -114,20 +115,26 @@ for ((rep = 0; rep < reps; ++rep)); do
   echo "compare_ort: repetition $((rep + 1))/$reps done" >&2
 done
 
-echo "| case | qclip ms | ORT ms | ratio | qclip load ms | ORT load ms | load ratio | qclip RSS MB | ORT RSS MB | RSS ratio |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+# Targets (issue 6): the time ratio per case, load time <= 0.5, peak RSS <= 0.8; "met" names
+# those that hold in this run.
+echo "| case | qclip ms | ORT ms | ratio | qclip load ms | ORT load ms | load ratio | qclip RSS MB | ORT RSS MB | RSS ratio | targets: time, load 0.5, RSS 0.8 |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for i in "${!configs[@]}"; do
-  IFS='|' read -r name model input mode <<<"${configs[$i]}"
-  $py - "$name" "$work/$i.qclip" "$work/$i.ort" <<'PY'
+  IFS='|' read -r name model input mode target <<<"${configs[$i]}"
+  $py - "$name" "$work/$i.qclip" "$work/$i.ort" "$target" <<'PY'
 import sys, statistics as st
 name, q, o = sys.argv[1], [l.split() for l in open(sys.argv[2])], [l.split() for l in open(sys.argv[3])]
+target = float(sys.argv[4])
 def med(rows, k):
     v = [float(r[k]) for r in rows if r[k] != "NA"]
     return st.median(v) if v else float("nan")
 qm, om = med(q, 0), med(o, 0)
 ql, ol = med(q, 1), med(o, 1)
 qr, orr = med(q, 2) / 1024, med(o, 2) / 1024
-print(f"| {name} | {qm:.1f} | {om:.1f} | {qm/om:.2f} | {ql:.0f} | {ol:.0f} | {ql/ol:.2f} | {qr:.0f} | {orr:.0f} | {qr/orr:.2f} |")
+def verdict(ratio, limit):  # as printed, to 2 places; nan (the app query's load) is not judged
+    return "-" if ratio != ratio else ("met" if round(ratio, 2) <= limit else "NOT met")
+checks = f"{target}: {verdict(qm / om, target)}, {verdict(ql / ol, 0.5)}, {verdict(qr / orr, 0.8)}"
+print(f"| {name} | {qm:.1f} | {om:.1f} | {qm/om:.2f} | {ql:.0f} | {ol:.0f} | {ql/ol:.2f} | {qr:.0f} | {orr:.0f} | {qr/orr:.2f} | {checks} |")
 PY
 done
 echo
