@@ -649,22 +649,23 @@ template <size_t kRows, size_t kVecs>
 HWY_INLINE void MulTileRowsBlockwiseU8S8(size_t rows, const uint8_t* a, size_t lda, size_t K,
                                          const int8_t* b, const BlockwiseGemmTerms& t, float* y,
                                          size_t ldy, size_t cols, const int8_t* prefetch_b,
-                                         size_t prefetch_blocks, bool prefetch_to_l2) {
+                                         size_t prefetch_blocks, Ahead ahead) {
   if constexpr (kRows > 0) {
     if (rows == kRows) {
-      if (prefetch_b == nullptr || prefetch_blocks == 0) {
-        return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kNone>(a, lda, K, b, t, y, ldy, cols,
-                                                                nullptr, 0);
+      switch (ahead) {
+        case Ahead::kNone:
+          return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kNone>(a, lda, K, b, t, y, ldy, cols,
+                                                                  nullptr, 0);
+        case Ahead::kL1:
+          return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kL1>(a, lda, K, b, t, y, ldy, cols,
+                                                                prefetch_b, prefetch_blocks);
+        case Ahead::kL2:
+          return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kL2>(a, lda, K, b, t, y, ldy, cols,
+                                                                prefetch_b, prefetch_blocks);
       }
-      if (prefetch_to_l2) {
-        return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kL2>(a, lda, K, b, t, y, ldy, cols,
-                                                              prefetch_b, prefetch_blocks);
-      }
-      return MulTileBlockwiseU8S8<kRows, kVecs, Ahead::kL1>(a, lda, K, b, t, y, ldy, cols,
-                                                            prefetch_b, prefetch_blocks);
     }
     MulTileRowsBlockwiseU8S8<kRows - 1, kVecs>(rows, a, lda, K, b, t, y, ldy, cols, prefetch_b,
-                                               prefetch_blocks, prefetch_to_l2);
+                                               prefetch_blocks, ahead);
   }
 }
 
@@ -698,18 +699,19 @@ HWY_INLINE void MulPanelsBlockwiseTilesU8S8(const uint8_t* a, size_t lda, size_t
     for (size_t i = 0, r = 0; i < tiles.count; r += tiles.Rows(i), ++i) {
       const int8_t* prefetch_b = nullptr;
       size_t prefetch_blocks = 0;
-      bool to_l2 = false;
+      Ahead ahead = Ahead::kNone;
       if (i == 0 && blocks > kPrefetchBlocks) {
         prefetch_b = b + PackedGroupOffset(kPrefetchGroups);
         prefetch_blocks = blocks - kPrefetchBlocks;
+        ahead = Ahead::kL1;
       } else if (kPrefetchNext && i > 0 && i + 1 == tiles.count && col + tile_cols < N) {
         prefetch_b = weights(col + tile_cols);
         prefetch_blocks = blocks;
-        to_l2 = true;
+        ahead = Ahead::kL2;
       }
       MulTileRowsBlockwiseU8S8<kRows, kVecs>(tiles.Rows(i), a + r * lda, lda, K, b,
                                              BlockTermsAtRow(t, r), y_col + r * ldy, ldy, cols,
-                                             prefetch_b, prefetch_blocks, to_l2);
+                                             prefetch_b, prefetch_blocks, ahead);
     }
   }
 }
