@@ -61,6 +61,7 @@ struct Interpreter::Bound {
   void RunStep(size_t s, RunContext& ctx) const {
     const PlanStep& step = plan->steps[s];
     ctx.scratch = step.scratch_bytes == 0 ? nullptr : base + step.scratch_offset;
+    ctx.state = step.state.get();
     step.kernel->Run(step_inputs[s], step_outputs[s], ctx);
   }
 };

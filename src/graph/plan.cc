@@ -183,9 +183,14 @@ std::shared_ptr<const Plan> MakePlan(const Graph& g,
         continue;
       }
     }
-    PlanStep step{static_cast<int>(k), kernels[k].get(), n.inputs, n.outputs};
+    PlanStep step;
+    step.node = static_cast<int>(k);
+    step.kernel = kernels[k].get();
+    step.inputs = n.inputs;
+    step.outputs = n.outputs;
     try {
       step.scratch_bytes = kernels[k]->ScratchBytes(Inputs(slots, n), pool.size());
+      step.state = kernels[k]->Prepare(Inputs(slots, n), pool.size());
     } catch (const Error& e) {
       throw Error(g.path + ": " + DescribeNodeCall(g, n, Inputs(slots, n)) + ": " + e.what());
     }

@@ -20,6 +20,7 @@ struct PlanStep {
   std::vector<int> outputs;   // value ids, -1 = omitted
   size_t scratch_offset = 0;  // arena offset of the kernel's scratch (OpKernel::ScratchBytes)
   size_t scratch_bytes = 0;
+  std::shared_ptr<const OpState> state;  // OpKernel::Prepare for the plan's shapes
 };
 
 // Where a value lives while a plan runs.

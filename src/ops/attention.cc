@@ -139,13 +139,19 @@ float ScaleValue(const Tensor* t, const char* what) {
   return *t->data<float>();
 }
 
-// Everything a run needs, derived from the input shapes.
-struct Layout {
+// Everything a run needs, derived from the input shapes once per plan (Prepare).
+struct Layout final : OpState {
   View q, kt, v, mask, out;  // q [L.., S, D], kt [L.., D, T], v [L.., T, E], out [L.., S, E]
   Shape lead;                // L..: the batch and head dims
   int64_t S = 0, D = 0, T = 0, E = 0;
   Shape out_shape;  // the fused node's output (out_perm applied)
   bool has_mask = false;
+  float scale = 1.0f;  // q_scale * kt_scale and score_scale's factor, folded onto Kᵀ
+  // Tasks: `groups` groups of rows_per_group query rows per head.
+  int64_t heads = 0, groups = 0, rows_per_group = 0;
+  // Floats of each part of a thread's scratch (Scratch), and its bytes, 64-byte aligned.
+  int64_t score_floats = 0, kt_floats = 0, v_floats = 0, copy_floats = 0;
+  size_t scratch_per_thread = 0;
 };
 
 class AttentionKernel final : public OpKernel {
@@ -159,42 +165,36 @@ class AttentionKernel final : public OpKernel {
         nan_to_zero_(init.node.GetInt("nan_to_zero", 0) != 0) {}
 
   void Infer(const std::vector<const Tensor*>& in, std::vector<Tensor>* out) const override {
-    (*out)[0] = Tensor::Meta(DType::kFloat32, MakeLayout(in).out_shape);
+    (*out)[0] = Tensor::Meta(DType::kFloat32, MakeLayout(in, 1).out_shape);
   }
 
   // Per thread: the scores of a block of rows, one head's packed Kᵀ and V, and a dense copy of
   // a strided operand.
   size_t ScratchBytes(const std::vector<const Tensor*>& in, int threads) const override {
-    return static_cast<size_t>(threads) * ScratchPerThread(MakeLayout(in));
+    return static_cast<size_t>(threads) * MakeLayout(in, threads).scratch_per_thread;
+  }
+
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in,
+                                         int threads) const override {
+    return std::make_shared<Layout>(MakeLayout(in, threads));
   }
 
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const Layout l = MakeLayout(in);
-    const float scale = ScaleValue(Input(in, 4), "q_scale") * ScaleValue(Input(in, 5), "kt_scale") *
-                        (divide_scores_ ? 1.0f / ScaleValue(Input(in, 6), "score_scale")
-                                        : ScaleValue(Input(in, 6), "score_scale"));
+    const Layout& l = static_cast<const Layout&>(*ctx.state);
     const float* q = in[0]->data<float>();
     const float* kt = in[1]->data<float>();
     const float* v = in[2]->data<float>();
     const float* mask = l.has_mask ? in[3]->data<float>() : nullptr;
     float* y = out[0]->data<float>();
-    // Tasks: one head's rows in groups. Kᵀ and V are packed once per task, so groups are few:
-    // just enough to give every thread some (the results do not depend on the grouping).
-    const int64_t heads = NumElements(l.lead);
-    const int64_t blocks = (l.S + kBlockRows - 1) / kBlockRows;
-    const int64_t groups = std::clamp<int64_t>(
-        (int64_t{4} * ctx.pool->size() + heads - 1) / std::max<int64_t>(heads, 1), 1,
-        std::max<int64_t>(blocks, 1));
-    const int64_t rows_per_group = (blocks + groups - 1) / groups * kBlockRows;
-    const size_t per_thread = ScratchPerThread(l);
-    ctx.pool->ParallelFor(heads * groups, [&](int64_t task, int thread) {
-      const int64_t head = task / groups;
-      const int64_t r0 = task % groups * rows_per_group;
+    ctx.pool->ParallelFor(l.heads * l.groups, [&](int64_t task, int thread) {
+      const int64_t head = task / l.groups;
+      const int64_t r0 = task % l.groups * l.rows_per_group;
       if (r0 < l.S) {
-        ScratchCarver carver(static_cast<unsigned char*>(ctx.scratch) + thread * per_thread);
-        RunRows(l, head, r0, std::min(rows_per_group, l.S - r0), scale, q, kt, v, mask,
-                Carve(carver, l), y);
+        ScratchCarver carver(static_cast<unsigned char*>(ctx.scratch) +
+                             thread * l.scratch_per_thread);
+        RunRows(l, head, r0, std::min(l.rows_per_group, l.S - r0), q, kt, v, mask, Carve(carver, l),
+                y);
       }
     });
   }
@@ -207,19 +207,12 @@ class AttentionKernel final : public OpKernel {
     float* packed_v;   // PackedGemmB of [T, E]
     float* copy;       // a strided operand copied densely: [D, T], [T, E] or [kBlockRows, D]
   };
-  static size_t ScratchPerThread(const Layout& l) {
-    ScratchCarver carver(nullptr);
-    Carve(carver, l);
-    return (carver.bytes() + 63) / 64 * 64;  // each thread's part 64-byte aligned
-  }
   static Scratch Carve(ScratchCarver& carver, const Layout& l) {
-    const auto floats = [](int64_t n) { return static_cast<size_t>(n); };
     Scratch s;
-    s.scores = carver.Take<float>(floats(NumElements({kBlockRows, l.T})));
-    s.packed_kt = carver.Take<float>(floats(PackedGemmB::PackedFloats(l.D, l.T)));
-    s.packed_v = carver.Take<float>(floats(PackedGemmB::PackedFloats(l.T, l.E)));
-    s.copy = carver.Take<float>(floats(std::max(
-        {NumElements({l.D, l.T}), NumElements({l.T, l.E}), NumElements({kBlockRows, l.D})})));
+    s.scores = carver.Take<float>(static_cast<size_t>(l.score_floats));
+    s.packed_kt = carver.Take<float>(static_cast<size_t>(l.kt_floats));
+    s.packed_v = carver.Take<float>(static_cast<size_t>(l.v_floats));
+    s.copy = carver.Take<float>(static_cast<size_t>(l.copy_floats));
     return s;
   }
 
@@ -227,7 +220,8 @@ class AttentionKernel final : public OpKernel {
     return i < in.size() ? in[i] : nullptr;
   }
 
-  Layout MakeLayout(const std::vector<const Tensor*>& in) const {
+  // The layout for these inputs and a pool of `threads`; throws on inputs that do not fit.
+  Layout MakeLayout(const std::vector<const Tensor*>& in, int threads) const {
     RequireInputs(in, 3, 7);
     for (size_t i = 0; i < 3; ++i) RequireDType(*in[i], {DType::kFloat32}, "attention operand");
     Layout l;
@@ -253,7 +247,9 @@ class AttentionKernel final : public OpKernel {
       throw Error("attention operands do not chain: Q " + ShapeToString(l.q.shape) + ", Kᵀ " +
                   ShapeToString(l.kt.shape) + ", V " + ShapeToString(l.v.shape));
     }
-    for (size_t i = 4; i < 7; ++i) ScaleValue(Input(in, i), "attention scale");  // Run can't throw
+    l.scale = ScaleValue(Input(in, 4), "q_scale") * ScaleValue(Input(in, 5), "kt_scale") *
+              (divide_scores_ ? 1.0f / ScaleValue(Input(in, 6), "score_scale")
+                              : ScaleValue(Input(in, 6), "score_scale"));
     Shape scores = l.lead;
     scores.push_back(l.S);
     scores.push_back(l.T);
@@ -282,6 +278,23 @@ class AttentionKernel final : public OpKernel {
     }
     l.out = View{product, strides, 0};
     if (l.out.strides[rank - 1] != 1) throw Error("out_perm must keep the last dim last");
+
+    // Tasks: one head's rows in groups. Kᵀ and V are packed once per task, so groups are few:
+    // just enough to give every thread some (the results do not depend on the grouping).
+    l.heads = NumElements(l.lead);
+    const int64_t blocks = (l.S + kBlockRows - 1) / kBlockRows;
+    l.groups =
+        std::clamp<int64_t>((int64_t{4} * threads + l.heads - 1) / std::max<int64_t>(l.heads, 1), 1,
+                            std::max<int64_t>(blocks, 1));
+    l.rows_per_group = (blocks + l.groups - 1) / l.groups * kBlockRows;
+    l.score_floats = NumElements({kBlockRows, l.T});
+    l.kt_floats = PackedGemmB::PackedFloats(l.D, l.T);
+    l.v_floats = PackedGemmB::PackedFloats(l.T, l.E);
+    l.copy_floats = std::max(
+        {NumElements({l.D, l.T}), NumElements({l.T, l.E}), NumElements({kBlockRows, l.D})});
+    ScratchCarver carver(nullptr);  // throws on sizes past 2^60 bytes
+    Carve(carver, l);
+    l.scratch_per_thread = (carver.bytes() + 63) / 64 * 64;  // each thread's part 64-byte aligned
     return l;
   }
 
@@ -296,7 +309,8 @@ class AttentionKernel final : public OpKernel {
   }
 
   // Rows [r0, r0 + rows) of one head, kBlockRows at a time, in the thread's scratch `s`.
-  void RunRows(const Layout& l, int64_t head, int64_t r0, int64_t rows, float scale, const float* q,
+  // Allocates nothing: a query of a few tokens makes a few hundred of these calls.
+  void RunRows(const Layout& l, int64_t head, int64_t r0, int64_t rows, const float* q,
                const float* kt, const float* v, const float* mask, const Scratch& s,
                float* y) const {
     const size_t r = l.lead.size();  // the two matrix dims of each view: r, r + 1
@@ -304,21 +318,17 @@ class AttentionKernel final : public OpKernel {
     // copied densely first; each is packed before the copy buffer is reused.
     float* const scores = s.scores;
     float* const copy = s.copy;
-    View kt_head = l.kt;
-    kt_head.offset = HeadOffset(l.kt, l.lead, head);
-    const PackedGemmB packed_kt(Operand(kt, kt_head, r, scale, copy), s.packed_kt);
-    View v_head = l.v;
-    v_head.offset = HeadOffset(l.v, l.lead, head);
-    const PackedGemmB packed_v(Operand(v, v_head, r, 1.0f, copy), s.packed_v);
+    const PackedGemmB packed_kt(
+        Operand(kt + HeadOffset(l.kt, l.lead, head), l.kt, r, l.D, l.scale, copy), s.packed_kt);
+    const PackedGemmB packed_v(Operand(v + HeadOffset(l.v, l.lead, head), l.v, r, l.T, 1.0f, copy),
+                               s.packed_v);
 
     for (int64_t b0 = r0; b0 < r0 + rows; b0 += kBlockRows) {
       const int64_t n = std::min(kBlockRows, r0 + rows - b0);
-      View q_rows = l.q;
-      q_rows.offset = HeadOffset(l.q, l.lead, head) + b0 * l.q.strides[r];
-      q_rows.shape[r] = n;
-      GemmBView a = Operand(q, q_rows, r, 1.0f, copy);  // Q rows as a [n, D] matrix
+      const float* q_rows = q + HeadOffset(l.q, l.lead, head) + b0 * l.q.strides[r];
+      GemmBView a = Operand(q_rows, l.q, r, n, 1.0f, copy);  // Q rows as a [n, D] matrix
       if (a.transposed) {  // contiguous along the rows, not along D: copy
-        Copy(q + q_rows.offset, n, l.D, q_rows.strides[r], q_rows.strides[r + 1], copy);
+        Copy(q_rows, n, l.D, l.q.strides[r], l.q.strides[r + 1], copy);
         a.data = copy;
         a.ld = l.D;
       }
@@ -355,12 +365,14 @@ class AttentionKernel final : public OpKernel {
     }
   }
 
-  // Dims (r, r + 1) of view `v` over `base` as a [K, N] GEMM operand: row-major or transposed
-  // in place when one of its strides is 1 (or its dim is 1), else copied densely into `copy`.
-  static GemmBView Operand(const float* base, const View& v, size_t r, float scale, float* copy) {
+  // The matrix at `m` with view v's strides in dims (r, r + 1), `k` rows of v.shape[r + 1], as a
+  // [k, N] GEMM operand: row-major or transposed in place when one of its strides is 1 (or its
+  // dim is 1), else copied densely into `copy`.
+  static GemmBView Operand(const float* m, const View& v, size_t r, int64_t k, float scale,
+                           float* copy) {
     GemmBView b;
-    b.data = base + v.offset;
-    b.k = v.shape[r];
+    b.data = m;
+    b.k = k;
     b.n = v.shape[r + 1];
     b.scale = scale;
     if (v.strides[r + 1] == 1 || b.n == 1) {

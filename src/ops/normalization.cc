@@ -52,12 +52,14 @@ void CheckLayerNormParams(const std::vector<const Tensor*>& in, size_t first,
   }
 }
 
-// t's values as a dense row of the normalized shape: t itself when it already is one, else
-// broadcast into *storage. nullptr for an omitted input.
-const float* FullRow(const Tensor* t, const Shape& normalized, std::vector<float>* storage) {
+// t's values as a dense row of the normalized shape, dims [axis, rank) of `shape`: t itself when
+// it already is one (no allocation: the case of exported models), else broadcast into *storage.
+// nullptr for an omitted input.
+const float* FullRow(const Tensor* t, const Shape& shape, int axis, std::vector<float>* storage) {
   if (t == nullptr) return nullptr;
-  const int64_t n = NumElements(normalized);
+  const int64_t n = DimProduct(shape, static_cast<size_t>(axis), shape.size());
   if (t->size() == n) return t->data<float>();
+  const Shape normalized(shape.begin() + axis, shape.end());
   const int rank = static_cast<int>(normalized.size());
   const std::vector<int64_t> strides = BroadcastStrides(t->shape(), rank);
   storage->resize(static_cast<size_t>(n));
@@ -93,13 +95,12 @@ class LayerNormKernel final : public OpKernel {
            RunContext& ctx) const override {
     const Shape& shape = in[0]->shape();
     const int axis = NormalizeAxis(axis_, static_cast<int>(shape.size()));
-    const int64_t cols = NumElements(Shape(shape.begin() + axis, shape.end()));
+    const int64_t cols = DimProduct(shape, static_cast<size_t>(axis), shape.size());
     const int64_t rows = cols == 0 ? 0 : in[0]->size() / cols;
-    const Shape normalized(shape.begin() + axis, shape.end());
     // Scale and B as full rows; a copy only when they are broadcast (never in exported models).
     std::vector<float> scale_row, bias_row;
-    const float* scale = FullRow(in[1], normalized, &scale_row);
-    const float* bias = FullRow(in.size() > 2 ? in[2] : nullptr, normalized, &bias_row);
+    const float* scale = FullRow(in[1], shape, axis, &scale_row);
+    const float* bias = FullRow(in.size() > 2 ? in[2] : nullptr, shape, axis, &bias_row);
     const float* x = in[0]->data<float>();
     float* y = out[0]->data<float>();
     float* mean = out.size() > 1 && out[1] != nullptr ? out[1]->data<float>() : nullptr;
@@ -145,8 +146,9 @@ class AddLayerNormKernel final : public OpKernel {
     const int64_t cols = sum.shape().back();
     const int64_t rows = cols == 0 ? 0 : sum.size() / cols;
     std::vector<float> scale_row, bias_row;
-    const float* scale = FullRow(in[2], {cols}, &scale_row);
-    const float* bias = FullRow(in.size() > 3 ? in[3] : nullptr, {cols}, &bias_row);
+    const int last = sum.rank() - 1;
+    const float* scale = FullRow(in[2], sum.shape(), last, &scale_row);
+    const float* bias = FullRow(in.size() > 3 ? in[3] : nullptr, sum.shape(), last, &bias_row);
     float* y = out[0]->data<float>();
     float* s = sum.data<float>();
     if (a.shape() == b.shape()) {

@@ -5,8 +5,9 @@
 // validate attributes and pack weights once. For each new set of input shapes, the planner calls
 // Infer in topological order to get every value's dtype and shape; when all of a node's inputs
 // are constants (initializers, or values already folded because they depend only on shapes),
-// the planner allocates its outputs and calls Run right away: that is constant folding. At run
-// time the interpreter calls Run with outputs already allocated from the planned arena.
+// the planner allocates its outputs and calls Run right away: that is constant folding. For each
+// node left to run it then calls ScratchBytes and Prepare once. At run time the interpreter
+// calls Run with outputs already allocated from the planned arena.
 //
 // Kernels throw qclip::Error (no context needed: the graph layer adds the node, op and shapes)
 // from the factory and Infer. Run must not throw for inputs that passed Infer.
@@ -26,12 +27,20 @@ namespace qclip {
 class ThreadPool;
 class WeightArena;
 
+// What a kernel derives from its input shapes once per plan (OpKernel::Prepare); each kernel
+// defines its own.
+struct OpState {
+  virtual ~OpState() = default;
+};
+
 struct RunContext {
   ThreadPool* pool = nullptr;  // never null inside Run
   bool exact = false;          // SessionOptions::exact
   // OpKernel::ScratchBytes of memory for this call, 64-byte aligned (null when it asked none):
   // planned in the run's arena, so that steady-state runs allocate nothing.
   void* scratch = nullptr;
+  // OpKernel::Prepare's result for these input shapes (null when it made none).
+  const OpState* state = nullptr;
 };
 
 class OpKernel {
@@ -70,6 +79,16 @@ class OpKernel {
     (void)threads;
     return 0;
   }
+
+  // Work that depends on the input shapes alone (strided views, layouts, tilings), done once per
+  // plan so that Run neither repeats nor allocates for it: Run finds the result at ctx.state.
+  // Constant inputs have their data here, others not. May throw, as Infer does.
+  virtual std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in,
+                                                 int threads) const {
+    (void)in;
+    (void)threads;
+    return nullptr;
+  }
 };
 
 struct KernelInit {
@@ -89,7 +108,7 @@ struct KernelInit {
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const KernelInit&);
 
 // Runs `kernel` outside a plan (constant folding, tests): gives it the scratch memory it asks
-// for, when ctx has none, for this call only.
+// for, when ctx has none, and its Prepare'd state, when ctx has none, for this call only.
 void RunUnplanned(const OpKernel& kernel, const std::vector<const Tensor*>& in,
                   const std::vector<Tensor*>& out, RunContext& ctx);
 

@@ -18,12 +18,19 @@ const OpSchema* OpRegistry::Find(const std::string& domain, const std::string& o
 
 void RunUnplanned(const OpKernel& kernel, const std::vector<const Tensor*>& in,
                   const std::vector<Tensor*>& out, RunContext& ctx) {
+  RunContext call = ctx;
+  std::shared_ptr<const OpState> state;
+  if (call.state == nullptr) {
+    state = kernel.Prepare(in, ctx.pool->size());
+    call.state = state.get();
+  }
   const size_t bytes = ctx.scratch == nullptr ? kernel.ScratchBytes(in, ctx.pool->size()) : 0;
-  if (bytes == 0) return kernel.Run(in, out, ctx);
-  Tensor scratch(DType::kUInt8, {static_cast<int64_t>(bytes)});
-  RunContext with_scratch = ctx;
-  with_scratch.scratch = scratch.raw();
-  kernel.Run(in, out, with_scratch);
+  Tensor scratch;
+  if (bytes != 0) {
+    scratch = Tensor(DType::kUInt8, {static_cast<int64_t>(bytes)});
+    call.scratch = scratch.raw();
+  }
+  kernel.Run(in, out, call);
 }
 
 const OpRegistry& BuiltinOps() {
