@@ -4,6 +4,12 @@
 # medians and qclip / ORT ratios (lower is better), load times and peak RSS.
 #
 #   bench/compare_ort.sh [--models DIR] [--build DIR] [--threads N] [--reps R] [--runs N]
+#                        [--warmup-ms MS]
+#
+# Each repetition starts each engine afresh (load time, peak RSS), runs it once, then untimed for
+# MS milliseconds (default 1000), then N timed runs (default 10): both engines are timed in their
+# steady state, as an app that embeds many queries per process sees them (qclip's threads take
+# 15-20 runs to settle on the weights they stream: docs/BENCHMARKS.md, fourteenth session).
 #
 # DIR holds the full-size towers (models/export_biomedclip.py) and their INT8 versions
 # (qclip-quantize): biomedclip_{text,vision}_fp32.onnx, *_int8_qint8_pt.onnx (ORT's default
@@ -15,6 +21,7 @@ build=$root/build
 threads=2
 reps=5
 runs=10
+warmup_ms=1000
 while [[ $# -gt 0 ]]; do
   case $1 in
     --models) models=$2; shift 2 ;;
@@ -22,6 +29,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --warmup-ms) warmup_ms=$2; shift 2 ;;
     *) echo "compare_ort: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -81,19 +89,19 @@ measure() {  # ENGINE MODEL INPUT MODE FILE
   local engine=$1 model=$2 input=$3 mode=$4 file=$5 out
   if [[ $engine == ort ]]; then
     out=$(/usr/bin/time -f "rss_kb=%M" "${ort[@]}" "$model" --input "$input" --threads "$threads" \
-      --bench "$runs" --output-dir "$work/out" 2>&1)
+      --bench "$runs" --warmup-ms "$warmup_ms" --output-dir "$work/out" 2>&1)
   elif [[ $mode == encoder ]]; then
     local start end
     start=$(date +%s%N)
     out=$(/usr/bin/time -f "rss_kb=%M" "$bin/qclip-embed-text" --model "$model" \
       --vocab "$root/tests/data/tokenizer/pubmedbert-vocab.txt" --threads "$threads" \
-      --bench "$runs" --out "$work/out.npy" "$query" 2>&1)
+      --bench "$runs" --warmup-ms "$warmup_ms" --out "$work/out.npy" "$query" 2>&1)
     out="load_ms=NA $out"
   else
     local exact=()
     [[ $mode == exact ]] && exact=(--exact)
     out=$(/usr/bin/time -f "rss_kb=%M" "$bin/qclip-run" "$model" --input "$input" "${exact[@]}" \
-      --threads "$threads" --bench "$runs" --output-dir "$work/out" 2>&1)
+      --threads "$threads" --bench "$runs" --warmup-ms "$warmup_ms" --output-dir "$work/out" 2>&1)
   fi
   local median load rss
   median=$(grep -o 'median_ms=[0-9.]*' <<<"$out" | tail -1 | cut -d= -f2)
@@ -138,4 +146,4 @@ print(f"| {name} | {qm:.1f} | {om:.1f} | {qm/om:.2f} | {ql:.0f} | {ol:.0f} | {ql
 PY
 done
 echo
-echo "threads=$threads reps=$reps runs/rep=$runs; $(lscpu | grep 'Model name' | sed 's/  */ /g')"
+echo "threads=$threads reps=$reps runs/rep=$runs warmup_ms=$warmup_ms; $(lscpu | grep 'Model name' | sed 's/  */ /g')"

@@ -1,6 +1,6 @@
 // qclip-embed-image: embeds image files with a BiomedCLIP-style vision tower.
 //
-//   qclip-embed-image --model M [--out OUT.npy] [--threads N] [--bench N]
+//   qclip-embed-image --model M [--out OUT.npy] [--threads N] [--bench N [--warmup-ms T]]
 //                     [--preprocess clip|squash-bilinear] [--max-pixels N] [--exact] IMAGE...
 //   qclip-embed-image --model M --pixels [options] TENSOR.npy...
 //
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> images;
     qclip::ImageEncoderOptions opts;
     int bench = 0;
+    double warmup_ms = 0;
     bool pixels = false;
     app.add_option("--model,-m", model, "vision tower ONNX file")->required();
     app.add_option("--out,-o", out, "write [n, dim] float32 .npy instead of JSON lines");
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 1024));
     app.add_option("--bench", bench, "embed the images N more times and print median_ms")
         ->check(CLI::Range(0, 1000000));
+    app.add_option("--warmup-ms", warmup_ms, "with --bench: run untimed for this long first")
+        ->check(CLI::Range(0.0, 3.6e6));
     app.add_option("--preprocess", preprocess, "clip (default) or squash-bilinear")
         ->check(CLI::IsMember({"clip", "squash-bilinear"}));
     app.add_option("--max-pixels", opts.max_pixels,
@@ -64,7 +67,7 @@ int main(int argc, char** argv) {
     };
     qclip::cli::WriteEmbeddings(embed(), out);
     if (bench > 0) {
-      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { embed(); });
+      const std::vector<double> ms = qclip::cli::TimeRuns(bench, warmup_ms, [&] { embed(); });
       std::printf("%s\n", qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

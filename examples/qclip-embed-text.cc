@@ -1,6 +1,6 @@
 // qclip-embed-text: embeds texts with a BERT-style text tower and its WordPiece vocabulary.
 //
-//   qclip-embed-text --model M --vocab V [--out OUT.npy] [--threads N] [--bench N]
+//   qclip-embed-text --model M --vocab V [--out OUT.npy] [--threads N] [--bench N [--warmup-ms T]]
 //                    [--pooling auto|cls|mean|none] [--exact] TEXT...
 
 #include <CLI/CLI.hpp>
@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> texts;
     qclip::TextEncoderOptions opts;
     int bench = 0;
+    double warmup_ms = 0;
     std::string pooling = "auto";
     app.add_option("--model,-m", model, "text tower ONNX file")->required();
     app.add_option("--vocab,-v", vocab, "WordPiece vocab.txt")->required();
@@ -26,6 +27,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 1024));
     app.add_option("--bench", bench, "embed the texts N more times and print median_ms")
         ->check(CLI::Range(0, 1000000));
+    app.add_option("--warmup-ms", warmup_ms, "with --bench: run untimed for this long first")
+        ->check(CLI::Range(0.0, 3.6e6));
     app.add_option("--pooling", pooling, "auto, cls, mean or none")
         ->check(CLI::IsMember({"auto", "cls", "mean", "none"}));
     app.add_option("--max-length", opts.max_length, "tokens per text (default 256)")
@@ -46,7 +49,8 @@ int main(int argc, char** argv) {
     const qclip::Embeddings e = encoder->Embed(texts);
     qclip::cli::WriteEmbeddings(e, out);
     if (bench > 0) {
-      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { encoder->Embed(texts); });
+      const std::vector<double> ms =
+          qclip::cli::TimeRuns(bench, warmup_ms, [&] { encoder->Embed(texts); });
       std::printf("%s\n", qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

@@ -1,7 +1,7 @@
 // qclip-run: runs any supported ONNX model on .npy inputs and writes each output as .npy.
 //
 //   qclip-run MODEL.onnx --input NAME=FILE.npy ... [--output-dir DIR] [--threads N]
-//             [--bench N] [--exact] [--int8-activations blockwise|per-tensor|float]
+//             [--bench N [--warmup-ms T]] [--exact] [--int8-activations blockwise|per-tensor|float]
 //             [--no-fuse] [--quantize]
 
 #include <CLI/CLI.hpp>
@@ -51,14 +51,17 @@ int main(int argc, char** argv) {
     std::string output_dir;
     qclip::SessionOptions opts;
     int bench = 0;
+    double warmup_ms = 0;
     bool no_fuse = false;
     app.add_option("model", model, "ONNX model file")->required();
     app.add_option("--input,-i", input_args, "NAME=FILE.npy for each graph input")->required();
     app.add_option("--output-dir,-o", output_dir, "write each output to DIR/OUTPUT_NAME.npy");
     app.add_option("--threads,-t", opts.threads, "worker threads (default: all cores)")
         ->check(CLI::Range(0, 1024));
-    app.add_option("--bench", bench, "after a warm-up, run N more times and print timings")
+    app.add_option("--bench", bench, "after the first run, run N more times and print timings")
         ->check(CLI::Range(0, 1000000));
+    app.add_option("--warmup-ms", warmup_ms, "with --bench: run untimed for this long first")
+        ->check(CLI::Range(0.0, 3.6e6));
     app.add_flag("--exact", opts.exact,
                  "match ONNX Runtime's results (INT8: per-tensor activations)");
     std::string int8_activations;
@@ -111,7 +114,8 @@ int main(int argc, char** argv) {
       }
     }
     if (bench > 0) {
-      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { session->Run(inputs); });
+      const std::vector<double> ms =
+          qclip::cli::TimeRuns(bench, warmup_ms, [&] { session->Run(inputs); });
       std::printf("load_ms=%.3f %s\n", load_ms, qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

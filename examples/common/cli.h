@@ -31,9 +31,12 @@ inline double NowMs() {
 // Median and minimum of timings in milliseconds; "median_ms=… min_ms=…".
 std::string FormatTimings(std::vector<double> ms);
 
-// Runs `fn` n times and returns the wall time of each run in milliseconds (for --bench).
+// Runs `fn` n times and returns the wall time of each run in milliseconds (for --bench), after
+// running it untimed for at least `warmup_ms` (--warmup-ms): a process that serves many requests
+// is measured in its steady state, caches and thread shares settled.
 template <typename Fn>
-std::vector<double> TimeRuns(int n, Fn&& fn) {
+std::vector<double> TimeRuns(int n, double warmup_ms, Fn&& fn) {
+  for (const double start = NowMs(); NowMs() - start < warmup_ms;) fn();
   std::vector<double> ms;
   for (int r = 0; r < n; ++r) {
     const double start = NowMs();

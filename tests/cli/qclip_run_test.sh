@@ -28,6 +28,14 @@ if grep -q '^qclip profile: .* 3 runs' <<<"$err" && grep -Eq '^  MatMul +[0-9.]+
 else
   fail "QCLIP_PROFILE=1 output: $err"
 fi
+err=$(QCLIP_PROFILE=1 "$run" "$data/fp32.onnx" --input input_ids="$data/unpadded_b1.in.input_ids.npy" --bench 2 --warmup-ms 100 --threads 1 2>&1 >/dev/null)
+runs=$(sed -n 's/^qclip profile: .*, \([0-9]*\) runs.*/\1/p' <<<"$err")
+if [[ -n $runs ]] && ((runs > 3)); then
+  pass "--warmup-ms runs untimed before the timed runs ($runs runs in all)"
+else
+  fail "--warmup-ms: $err"
+fi
+
 err=$(QCLIP_PROFILE=2 "$run" "$data/fp32.onnx" --input input_ids="$data/unpadded_b1.in.input_ids.npy" --bench 2 --threads 1 2>&1 >/dev/null)
 if grep -Eq '^  MatMul \[[0-9, ]+\] +[0-9.]+ ms/run' <<<"$err"; then
   pass "QCLIP_PROFILE=2 prints a per-op-and-shape table"
@@ -44,6 +52,7 @@ expect_error "wrong input name" "has no input 'pixels'" "$data/fp32.onnx" --inpu
 expect_error "wrong dtype" "must be int64, got float32" "$data/fp32.onnx" --input input_ids="$data/unpadded_b1.out.embeddings.ort_fp32.npy"
 expect_error "malformed --input" "expects NAME=FILE.npy" "$data/fp32.onnx" --input input_ids
 expect_error "--threads out of range" "threads" "$data/fp32.onnx" --input input_ids="$data/unpadded_b1.in.input_ids.npy" --threads -3
+expect_error "--warmup-ms out of range" "warmup-ms" "$data/fp32.onnx" --input input_ids="$data/unpadded_b1.in.input_ids.npy" --bench 1 --warmup-ms -5
 
 # Hostile models (tests/data/hostile/onnx, written by fuzz/make_model_seeds --hostile), each
 # refused with its problem named.

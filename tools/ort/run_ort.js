@@ -5,10 +5,11 @@
 // never links or loads ONNX Runtime.
 //
 //   node run_ort.js MODEL.onnx --input NAME=FILE.npy ... [--output-dir DIR] [--threads N]
-//                   [--bench N]
+//                   [--bench N [--warmup-ms T]]
 //
-// --bench N: after the first run (the one whose outputs are written), N more timed runs, then
-// one line "load_ms=… median_ms=… min_ms=…" as qclip-run prints it. Errors: "run_ort: error: …"
+// --bench N: after the first run (the one whose outputs are written) and untimed runs for at
+// least T ms (--warmup-ms, default 0), N more timed runs, then one line
+// "load_ms=… median_ms=… min_ms=…" as qclip-run prints it. Errors: "run_ort: error: …"
 // on stderr, exit code 1.
 'use strict';
 
@@ -93,7 +94,7 @@ function fileName(name) {
 }
 
 function parseArgs(argv) {
-  const args = {model: null, inputs: [], outputDir: null, threads: 0, bench: 0};
+  const args = {model: null, inputs: [], outputDir: null, threads: 0, bench: 0, warmupMs: 0};
   const intArg = (flag, v, lo, hi) => {
     if (v === undefined || !/^-?\d+$/.test(v) || Number(v) < lo || Number(v) > hi) {
       fail(`${flag} expects an integer in [${lo}, ${hi}], got '${v}'`);
@@ -114,10 +115,12 @@ function parseArgs(argv) {
       args.threads = intArg('--threads', argv[++i], 0, 1024);
     } else if (a === '--bench') {
       args.bench = intArg('--bench', argv[++i], 0, 1000000);
+    } else if (a === '--warmup-ms') {
+      args.warmupMs = intArg('--warmup-ms', argv[++i], 0, 3600000);
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
           'usage: node run_ort.js MODEL.onnx --input NAME=FILE.npy ... [--output-dir DIR] ' +
-          '[--threads N] [--bench N]\n');
+          '[--threads N] [--bench N [--warmup-ms T]]\n');
       process.exit(0);
     } else if (a.startsWith('-')) {
       fail(`unknown option '${a}'`);
@@ -187,6 +190,7 @@ async function main() {
     }
   }
   if (args.bench > 0) {
+    for (const start = performance.now(); performance.now() - start < args.warmupMs;) await run();
     const ms = [];
     for (let r = 0; r < args.bench; ++r) {
       const start = performance.now();
