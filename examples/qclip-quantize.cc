@@ -25,8 +25,8 @@ int main(int argc, char** argv) {
     app.add_option("--weight-type", weight_type,
                    "qint8: int8 symmetric (default); quint8: uint8 asymmetric")
         ->check(CLI::IsMember({"qint8", "quint8"}));
-    auto* channel_flag = app.add_flag("--per-channel", per_channel,
-                                      "one scale per MatMul output column (default)");
+    auto* channel_flag =
+        app.add_flag("--per-channel", per_channel, "one scale per MatMul output column (default)");
     app.add_flag("--per-tensor", per_tensor, "one scale per weight matrix (ORT's default)")
         ->excludes(channel_flag);
     app.add_option("--exclude", opts.exclude,
@@ -57,18 +57,18 @@ int main(int argc, char** argv) {
     const uint64_t before = r.input_bytes + r.external_bytes;
     std::printf("%s: %s", in_path.c_str(), FormatBytes(r.input_bytes).c_str());
     if (r.external_bytes) std::printf(" + %s external data", FormatBytes(r.external_bytes).c_str());
-    std::printf(" -> %s: %s (%.1f%%) in %.0f ms\n", out_path.c_str(),
-                FormatBytes(r.output_bytes).c_str(),
-                before ? 100.0 * static_cast<double>(r.output_bytes) / static_cast<double>(before)
-                       : 0.0,
-                ms);
+    std::printf(
+        " -> %s: %s (%.1f%%) in %.0f ms\n", out_path.c_str(), FormatBytes(r.output_bytes).c_str(),
+        before ? 100.0 * static_cast<double>(r.output_bytes) / static_cast<double>(before) : 0.0,
+        ms);
     const qclip::QuantizeReport& q = r.quantize;
-    std::printf("quantized: %d MatMul (%s, %s), %d Conv (%s, per tensor), %d Gather table%s "
-                "(uint8); %d DynamicQuantizeLinear added\n",
-                q.matmul, weight_type == "quint8" ? "uint8" : "int8",
-                opts.per_channel ? "per channel" : "per tensor", q.conv,
-                weight_type == "quint8" ? "uint8" : "int8", q.gather, q.gather == 1 ? "" : "s",
-                q.dynamic_quantize);
+    std::printf(
+        "quantized: %d MatMul (%s, %s), %d Conv (%s, per tensor), %d Gather table%s "
+        "(uint8); %d DynamicQuantizeLinear added\n",
+        q.matmul, weight_type == "quint8" ? "uint8" : "int8",
+        opts.per_channel ? "per channel" : "per tensor", q.conv,
+        weight_type == "quint8" ? "uint8" : "int8", q.gather, q.gather == 1 ? "" : "s",
+        q.dynamic_quantize);
     std::printf("kept FP32: %d excluded; %d MatMul/Conv without a constant float weight\n",
                 q.excluded, q.unsupported);
     return 0;
