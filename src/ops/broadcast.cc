@@ -79,14 +79,15 @@ void TransposeRows(const T* src, int64_t step, T* dst, int64_t row_begin, int64_
 
 }  // namespace
 
-void StridedCopy(const void* src, const std::vector<int64_t>& strides, const Shape& shape,
-                 size_t elem_size, void* dst, ThreadPool& pool) {
-  if (NumElements(shape) == 0) return;  // (a zero dim: the transposed-rows path divides by it)
-  const StridedLoop loop = MakeStridedLoop(shape, {strides});
+void StridedCopy(const void* src, const StridedView& view, size_t elem_size, void* dst,
+                 ThreadPool& pool) {
+  const StridedLoop& loop = view.loop;
+  // (A zero dim, merged into rows or inner: the transposed-rows path divides by it.)
+  if (loop.rows == 0 || loop.inner == 0) return;
   const int64_t step = loop.inner_stride[0];
   VisitBits(elem_size, [&](auto zero) {
     using T = decltype(zero);
-    const T* s = static_cast<const T*>(src);
+    const T* s = static_cast<const T*>(src) + view.offset;
     T* d = static_cast<T*>(dst);
     if (step != 1 && !loop.outer_dims.empty() && loop.outer_strides[0].back() == 1) {
       // A batch of 2-D transposes (e.g. [B,H,S,D] -> [B,H,D,S]): the output's second-innermost

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/op.h"
 #include "ops/op_util.h"
 #include "qclip/tensor.h"
 
@@ -61,10 +62,18 @@ void ForEachRun(const StridedLoop& loop, ThreadPool& pool, const Fn& fn) {
   });
 }
 
-// Copies the strided view of `src` with the given element strides into the dense `dst` of
-// shape `shape`: dst[i_0, ..., i_n] = src[sum_d i_d * strides[d]]. `src` points at the view's
-// first element; strides may be 0 (Expand) or negative (Slice with negative steps).
-void StridedCopy(const void* src, const std::vector<int64_t>& strides, const Shape& shape,
-                 size_t elem_size, void* dst, ThreadPool& pool);
+// A strided view of a source, in elements, to be copied densely: element [i_0, ..., i_n] of
+// `shape` is src[offset + sum_d i_d * strides[d]]. Strides may be 0 (Expand) or negative (Slice
+// with negative steps). Made once per plan (OpKernel::Prepare) by the data-movement ops.
+struct StridedView final : OpState {
+  int64_t offset = 0;
+  StridedLoop loop;  // MakeStridedLoop(shape, {strides})
+  StridedView(const Shape& shape, const std::vector<int64_t>& strides, int64_t offset = 0)
+      : offset(offset), loop(MakeStridedLoop(shape, {strides})) {}
+};
+
+// Copies `view` of `src` (whose elements are elem_size bytes) into the dense `dst`.
+void StridedCopy(const void* src, const StridedView& view, size_t elem_size, void* dst,
+                 ThreadPool& pool);
 
 }  // namespace qclip

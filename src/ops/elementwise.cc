@@ -139,11 +139,29 @@ void BinaryRun(const A* a, int64_t a_step, const B* b, int64_t b_step, O* out, i
   }
 }
 
-// out = fn(a, b) with a and b broadcast to out's shape.
+// The loops of a broadcasting op over its output, made once per plan (OpKernel::Prepare).
+struct BroadcastLoops final : OpState {
+  std::vector<StridedLoop> loops;
+};
+
+// For binary ops folded over their inputs: loops[0] walks in[0] and in[1] over `out`, loops[i - 1]
+// (i >= 2) the running result (out itself) and in[i].
+std::shared_ptr<const OpState> PrepareBinaryLoops(const Shape& out,
+                                                  const std::vector<const Tensor*>& in) {
+  auto state = std::make_shared<BroadcastLoops>();
+  if (in.size() >= 2) {
+    state->loops.push_back(MakeBroadcastLoop(out, {&in[0]->shape(), &in[1]->shape()}));
+  }
+  for (size_t i = 2; i < in.size(); ++i) {
+    state->loops.push_back(MakeBroadcastLoop(out, {&out, &in[i]->shape()}));
+  }
+  return state;
+}
+
+// out = fn(a, b) with a and b broadcast to out's shape along `loop` (PrepareBinaryLoops).
 template <typename A, typename B, typename O, typename Fn>
-void BroadcastBinary(const Tensor& a, const Tensor& b, Tensor& out, ThreadPool& pool,
-                     const Fn& fn) {
-  const StridedLoop loop = MakeBroadcastLoop(out.shape(), {&a.shape(), &b.shape()});
+void BroadcastBinary(const StridedLoop& loop, const Tensor& a, const Tensor& b, Tensor& out,
+                     ThreadPool& pool, const Fn& fn) {
   const A* pa = a.data<A>();
   const B* pb = b.data<B>();
   O* po = out.data<O>();
@@ -196,16 +214,23 @@ class ArithmeticKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(in[0]->dtype(), SameDTypeBroadcast(in, 0));
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return PrepareBinaryLoops(SameDTypeBroadcast(in, 0), in);
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     Tensor& y = *out[0];
     if (in.size() == 1) return CopyData(*in[0], y);
+    const std::vector<StridedLoop>& loops = PreparedState<BroadcastLoops>(ctx).loops;
     VisitNumeric(y.dtype(), [&](auto zero) {
       using T = decltype(zero);
       const auto fn = [](T a, T b) { return Narrow<T>(Op()(Widen(a), Widen(b))); };
       // Variadic Max/Min fold into the output: y = op(op(in0, in1), in2)...
-      BroadcastBinary<T, T, T>(*in[0], *in[1], y, *ctx.pool, fn);
-      for (size_t i = 2; i < in.size(); ++i) BroadcastBinary<T, T, T>(y, *in[i], y, *ctx.pool, fn);
+      BroadcastBinary<T, T, T>(loops[0], *in[0], *in[1], y, *ctx.pool, fn);
+      for (size_t i = 2; i < in.size(); ++i) {
+        BroadcastBinary<T, T, T>(loops[i - 1], y, *in[i], y, *ctx.pool, fn);
+      }
     });
   }
 };
@@ -228,16 +253,21 @@ class CompareKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(DType::kBool, SameDTypeBroadcast(in, 0));
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return PrepareBinaryLoops(SameDTypeBroadcast(in, 0), in);
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
+    const StridedLoop& loop = PreparedState<BroadcastLoops>(ctx).loops[0];
     if (in[0]->dtype() == DType::kBool) {
       return BroadcastBinary<uint8_t, uint8_t, uint8_t>(
-          *in[0], *in[1], *out[0], *ctx.pool,
+          loop, *in[0], *in[1], *out[0], *ctx.pool,
           [](uint8_t a, uint8_t b) -> uint8_t { return Op()(a != 0, b != 0); });
     }
     VisitNumeric(in[0]->dtype(), [&](auto zero) {
       using T = decltype(zero);
-      BroadcastBinary<T, T, uint8_t>(*in[0], *in[1], *out[0], *ctx.pool,
+      BroadcastBinary<T, T, uint8_t>(loop, *in[0], *in[1], *out[0], *ctx.pool,
                                      [](T a, T b) -> uint8_t { return Op()(Widen(a), Widen(b)); });
     });
   }
@@ -255,10 +285,14 @@ class LogicalKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(DType::kBool, SameDTypeBroadcast(in, 0));
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return PrepareBinaryLoops(SameDTypeBroadcast(in, 0), in);
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     BroadcastBinary<uint8_t, uint8_t, uint8_t>(
-        *in[0], *in[1], *out[0], *ctx.pool,
+        PreparedState<BroadcastLoops>(ctx).loops[0], *in[0], *in[1], *out[0], *ctx.pool,
         [](uint8_t a, uint8_t b) -> uint8_t { return Op()(a != 0, b != 0); });
   }
 };
@@ -275,6 +309,10 @@ class PowKernel final : public OpKernel {
     RequireDType(*in[0], kNumeric, "base");
     RequireDType(*in[1], kNumeric, "exponent");
     (*out)[0] = Tensor::Meta(in[0]->dtype(), BroadcastShapes(in[0]->shape(), in[1]->shape()));
+  }
+
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return PrepareBinaryLoops(BroadcastShapes(in[0]->shape(), in[1]->shape()), in);
   }
 
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
@@ -306,7 +344,7 @@ class PowKernel final : public OpKernel {
         });
       }
     }
-    BroadcastBinary<T, E, T>(x, y, out, *ctx.pool,
+    BroadcastBinary<T, E, T>(PreparedState<BroadcastLoops>(ctx).loops[0], x, y, out, *ctx.pool,
                              [](T a, E b) { return Narrow<T>(Power<C>(Widen(a), Widen(b))); });
   }
 
@@ -334,6 +372,14 @@ class WhereKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(in[1]->dtype(), shape);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    const Shape shape = BroadcastShapes(in[0]->shape(), SameDTypeBroadcast(in, 1));
+    auto state = std::make_shared<BroadcastLoops>();
+    state->loops.push_back(
+        MakeBroadcastLoop(shape, {&in[0]->shape(), &in[1]->shape(), &in[2]->shape()}));
+    return state;
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     // Selection only moves bits, so one loop per element size serves every dtype.
@@ -344,8 +390,7 @@ class WhereKernel final : public OpKernel {
  private:
   template <typename T>
   static void Select(const std::vector<const Tensor*>& in, Tensor& out, RunContext& ctx) {
-    const StridedLoop loop =
-        MakeBroadcastLoop(out.shape(), {&in[0]->shape(), &in[1]->shape(), &in[2]->shape()});
+    const StridedLoop& loop = PreparedState<BroadcastLoops>(ctx).loops[0];
     const uint8_t* cond = in[0]->data<uint8_t>();
     const T* x = in[1]->data<T>();
     const T* y = in[2]->data<T>();

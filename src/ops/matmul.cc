@@ -68,9 +68,13 @@ class MatMulKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(DType::kFloat32, Describe(in[0]->shape(), in[1]->shape()).out_shape);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return std::make_shared<Product>(Describe(in[0]->shape(), in[1]->shape()));
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const Product p = Describe(in[0]->shape(), in[1]->shape());
+    const Product& p = PreparedState<Product>(ctx);
     const float* a = in[0]->data<float>();
     const float* b = in[1]->data<float>();
     float* c = out[0]->data<float>();
@@ -97,8 +101,8 @@ class MatMulKernel final : public OpKernel {
   bool PackedInput(size_t i) const override { return i == 1 && packed_b_ != nullptr; }
 
  private:
-  // The product's dims after numpy's rank-1 promotion and batch broadcasting.
-  struct Product {
+  // The product's dims after numpy's rank-1 promotion and batch broadcasting (made once per plan).
+  struct Product final : OpState {
     int64_t m = 1, k = 1, n = 1;
     int64_t batch = 1;                          // output batch indices (product of batch_dims)
     Shape batch_dims;                           // broadcast batch dims of the output

@@ -13,6 +13,7 @@
 // from the factory and Infer. Run must not throw for inputs that passed Infer.
 #pragma once
 
+#include <cassert>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,12 @@ struct OpState {
   virtual ~OpState() = default;
 };
 
+struct RunContext;
+
+// The state Prepare made for this call (RunContext::state), as the kernel's own type.
+template <typename State>
+const State& PreparedState(const RunContext& ctx);
+
 struct RunContext {
   ThreadPool* pool = nullptr;  // never null inside Run
   bool exact = false;          // SessionOptions::exact
@@ -42,6 +49,12 @@ struct RunContext {
   // OpKernel::Prepare's result for these input shapes (null when it made none).
   const OpState* state = nullptr;
 };
+
+template <typename State>
+const State& PreparedState(const RunContext& ctx) {
+  assert(ctx.state != nullptr);
+  return static_cast<const State&>(*ctx.state);
+}
 
 class OpKernel {
  public:

@@ -217,7 +217,7 @@ class DequantizeLinearKernel final : public OpKernel {
 
 // numpy matmul shapes: A [..., M, K] x B [..., K, N] -> [..., M, N], batch dims broadcast; a
 // 1-D A is a row [1, K] and a 1-D B a column [K, 1], their unit dim dropped from the output.
-struct MatMulShape {
+struct MatMulShape final : OpState {
   int64_t M = 0, K = 0, N = 0;
   Shape out;
   int64_t batches = 1;
@@ -287,11 +287,15 @@ class MatMulIntegerKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(DType::kInt32, s.out);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return std::make_shared<MatMulShape>(MakeMatMulShape(in[0]->shape(), in[1]->shape()));
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
     const Tensor& a = *in[0];
     const Tensor& b = *in[1];
-    const MatMulShape s = MakeMatMulShape(a.shape(), b.shape());
+    const MatMulShape& s = PreparedState<MatMulShape>(ctx);
     const size_t M = static_cast<size_t>(s.M), K = static_cast<size_t>(s.K),
                  N = static_cast<size_t>(s.N);
     int32_t* y = out[0]->data<int32_t>();

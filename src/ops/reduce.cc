@@ -134,7 +134,7 @@ constexpr int64_t kColumnBlock = 64;
 
 // Which input dims a reduction keeps and which it folds, as two loops over the input: `kept`
 // walks the output elements, `folded` walks the values of one output element.
-struct ReducePlan {
+struct ReducePlan final : OpState {  // made once per plan (OpKernel::Prepare)
   StridedLoop kept;
   StridedLoop folded;
   int64_t count = 1;  // values per output element
@@ -222,9 +222,13 @@ class ReduceKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(in[0]->dtype(), Plan(in).out_shape);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return std::make_shared<ReducePlan>(Plan(in));
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const ReducePlan plan = Plan(in);
+    const ReducePlan& plan = PreparedState<ReducePlan>(ctx);
     VisitNumeric(in[0]->dtype(), [&](auto zero) {
       RunReduce<R, decltype(zero)>(plan, *in[0], *out[0], *ctx.pool);
     });
@@ -271,9 +275,13 @@ class ArgKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(DType::kInt64, Plan(*in[0]).out_shape);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    return std::make_shared<ReducePlan>(Plan(*in[0]));
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const ReducePlan plan = Plan(*in[0]);
+    const ReducePlan& plan = PreparedState<ReducePlan>(ctx);
     const bool is_max = is_max_, select_last = select_last_;
     VisitNumeric(in[0]->dtype(), [&](auto zero) {
       using T = decltype(zero);

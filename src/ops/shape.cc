@@ -371,12 +371,15 @@ class SliceKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(in[0]->dtype(), Plan(in).shape);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    const View view = Plan(in);
+    return std::make_shared<StridedView>(view.shape, view.strides, view.offset);
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const View view = Plan(in);
-    const size_t elem = DTypeSize(in[0]->dtype());
-    const char* first = static_cast<const char*>(in[0]->raw()) + view.offset * elem;
-    StridedCopy(first, view.strides, view.shape, elem, out[0]->raw(), *ctx.pool);
+    StridedCopy(in[0]->raw(), PreparedState<StridedView>(ctx), DTypeSize(in[0]->dtype()),
+                out[0]->raw(), *ctx.pool);
   }
 
  private:
@@ -451,13 +454,21 @@ class TransposeKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(in[0]->dtype(), shape);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    const std::vector<int64_t> dense = DenseStrides(in[0]->shape());
+    Shape shape;
+    std::vector<int64_t> strides;
+    for (int p : Perm(in[0]->rank())) {
+      shape.push_back(in[0]->dim(p));
+      strides.push_back(dense[static_cast<size_t>(p)]);
+    }
+    return std::make_shared<StridedView>(shape, strides);
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const std::vector<int64_t> dense = DenseStrides(in[0]->shape());
-    std::vector<int64_t> strides;
-    for (int p : Perm(in[0]->rank())) strides.push_back(dense[static_cast<size_t>(p)]);
-    StridedCopy(in[0]->raw(), strides, out[0]->shape(), DTypeSize(in[0]->dtype()), out[0]->raw(),
-                *ctx.pool);
+    StridedCopy(in[0]->raw(), PreparedState<StridedView>(ctx), DTypeSize(in[0]->dtype()),
+                out[0]->raw(), *ctx.pool);
   }
 
  private:
@@ -486,11 +497,16 @@ class ExpandKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(in[0]->dtype(), shape);
   }
 
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
+    const Shape shape = BroadcastShapes(in[0]->shape(), ReadInts(in[1], "Expand's shape input"));
+    return std::make_shared<StridedView>(
+        shape, BroadcastStrides(in[0]->shape(), static_cast<int>(shape.size())));
+  }
+
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const Tensor& y = *out[0];
-    StridedCopy(in[0]->raw(), BroadcastStrides(in[0]->shape(), y.rank()), y.shape(),
-                DTypeSize(y.dtype()), out[0]->raw(), *ctx.pool);
+    StridedCopy(in[0]->raw(), PreparedState<StridedView>(ctx), DTypeSize(in[0]->dtype()),
+                out[0]->raw(), *ctx.pool);
   }
 };
 
@@ -515,8 +531,7 @@ class TileKernel final : public OpKernel {
     (*out)[0] = Tensor::Meta(in[0]->dtype(), shape);
   }
 
-  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
-           RunContext& ctx) const override {
+  std::shared_ptr<const OpState> Prepare(const std::vector<const Tensor*>& in, int) const override {
     const Tensor& x = *in[0];
     const std::vector<int64_t> repeats = ReadInts(in[1], "Tile's repeats input");
     const std::vector<int64_t> dense = DenseStrides(x.shape());
@@ -526,7 +541,13 @@ class TileKernel final : public OpKernel {
       shape.insert(shape.end(), {repeats[static_cast<size_t>(d)], x.dim(d)});
       strides.insert(strides.end(), {0, dense[static_cast<size_t>(d)]});
     }
-    StridedCopy(x.raw(), strides, shape, DTypeSize(x.dtype()), out[0]->raw(), *ctx.pool);
+    return std::make_shared<StridedView>(shape, strides);
+  }
+
+  void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
+           RunContext& ctx) const override {
+    StridedCopy(in[0]->raw(), PreparedState<StridedView>(ctx), DTypeSize(in[0]->dtype()),
+                out[0]->raw(), *ctx.pool);
   }
 };
 
