@@ -34,12 +34,6 @@ struct OpState {
   virtual ~OpState() = default;
 };
 
-struct RunContext;
-
-// The state Prepare made for this call (RunContext::state), as the kernel's own type.
-template <typename State>
-const State& PreparedState(const RunContext& ctx);
-
 struct RunContext {
   ThreadPool* pool = nullptr;  // never null inside Run
   bool exact = false;          // SessionOptions::exact
@@ -50,6 +44,7 @@ struct RunContext {
   const OpState* state = nullptr;
 };
 
+// The state Prepare made for this call (RunContext::state), as the kernel's own type.
 template <typename State>
 const State& PreparedState(const RunContext& ctx) {
   assert(ctx.state != nullptr);
@@ -121,7 +116,8 @@ struct KernelInit {
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const KernelInit&);
 
 // Runs `kernel` outside a plan (constant folding, tests): gives it the scratch memory it asks
-// for, when ctx has none, and its Prepare'd state, when ctx has none, for this call only.
+// for and the state its Prepare makes, each for this call only, where ctx has none (what ctx
+// has must be this kernel's own, for these inputs).
 void RunUnplanned(const OpKernel& kernel, const std::vector<const Tensor*>& in,
                   const std::vector<Tensor*>& out, RunContext& ctx);
 
