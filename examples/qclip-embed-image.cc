@@ -22,17 +22,13 @@ int main(int argc, char** argv) {
     std::string model, out, preprocess = "clip";
     std::vector<std::string> images;
     qclip::ImageEncoderOptions opts;
-    int bench = 0;
-    double warmup_ms = 0;
+    qclip::cli::BenchOptions bench;
     bool pixels = false;
     app.add_option("--model,-m", model, "vision tower ONNX file")->required();
     app.add_option("--out,-o", out, "write [n, dim] float32 .npy instead of JSON lines");
     app.add_option("--threads,-t", opts.session.threads, "worker threads (default: all cores)")
         ->check(CLI::Range(0, 1024));
-    app.add_option("--bench", bench, "embed the images N more times and print median_ms")
-        ->check(CLI::Range(0, 1000000));
-    app.add_option("--warmup-ms", warmup_ms, "with --bench: run untimed for this long first")
-        ->check(CLI::Range(0.0, 3.6e6));
+    qclip::cli::AddBenchOptions(app, bench, "embed the images");
     app.add_option("--preprocess", preprocess, "clip (default) or squash-bilinear")
         ->check(CLI::IsMember({"clip", "squash-bilinear"}));
     app.add_option("--max-pixels", opts.max_pixels,
@@ -66,8 +62,8 @@ int main(int argc, char** argv) {
       return all;
     };
     qclip::cli::WriteEmbeddings(embed(), out);
-    if (bench > 0) {
-      const std::vector<double> ms = qclip::cli::TimeRuns(bench, warmup_ms, [&] { embed(); });
+    if (bench.runs > 0) {
+      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { embed(); });
       std::printf("%s\n", qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

@@ -17,18 +17,14 @@ int main(int argc, char** argv) {
     std::string model, vocab, out;
     std::vector<std::string> texts;
     qclip::TextEncoderOptions opts;
-    int bench = 0;
-    double warmup_ms = 0;
+    qclip::cli::BenchOptions bench;
     std::string pooling = "auto";
     app.add_option("--model,-m", model, "text tower ONNX file")->required();
     app.add_option("--vocab,-v", vocab, "WordPiece vocab.txt")->required();
     app.add_option("--out,-o", out, "write [n, dim] float32 .npy instead of JSON lines");
     app.add_option("--threads,-t", opts.session.threads, "worker threads (default: all cores)")
         ->check(CLI::Range(0, 1024));
-    app.add_option("--bench", bench, "embed the texts N more times and print median_ms")
-        ->check(CLI::Range(0, 1000000));
-    app.add_option("--warmup-ms", warmup_ms, "with --bench: run untimed for this long first")
-        ->check(CLI::Range(0.0, 3.6e6));
+    qclip::cli::AddBenchOptions(app, bench, "embed the texts");
     app.add_option("--pooling", pooling, "auto, cls, mean or none")
         ->check(CLI::IsMember({"auto", "cls", "mean", "none"}));
     app.add_option("--max-length", opts.max_length, "tokens per text (default 256)")
@@ -48,9 +44,8 @@ int main(int argc, char** argv) {
     auto encoder = qclip::TextEncoder::Load(model, vocab, opts);
     const qclip::Embeddings e = encoder->Embed(texts);
     qclip::cli::WriteEmbeddings(e, out);
-    if (bench > 0) {
-      const std::vector<double> ms =
-          qclip::cli::TimeRuns(bench, warmup_ms, [&] { encoder->Embed(texts); });
+    if (bench.runs > 0) {
+      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { encoder->Embed(texts); });
       std::printf("%s\n", qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

@@ -50,18 +50,14 @@ int main(int argc, char** argv) {
     std::vector<std::string> input_args;
     std::string output_dir;
     qclip::SessionOptions opts;
-    int bench = 0;
-    double warmup_ms = 0;
+    qclip::cli::BenchOptions bench;
     bool no_fuse = false;
     app.add_option("model", model, "ONNX model file")->required();
     app.add_option("--input,-i", input_args, "NAME=FILE.npy for each graph input")->required();
     app.add_option("--output-dir,-o", output_dir, "write each output to DIR/OUTPUT_NAME.npy");
     app.add_option("--threads,-t", opts.threads, "worker threads (default: all cores)")
         ->check(CLI::Range(0, 1024));
-    app.add_option("--bench", bench, "after the first run, run N more times and print timings")
-        ->check(CLI::Range(0, 1000000));
-    app.add_option("--warmup-ms", warmup_ms, "with --bench: run untimed for this long first")
-        ->check(CLI::Range(0.0, 3.6e6));
+    qclip::cli::AddBenchOptions(app, bench, "after the first run, run");
     app.add_flag("--exact", opts.exact,
                  "match ONNX Runtime's results (INT8: per-tensor activations)");
     std::string int8_activations;
@@ -113,9 +109,8 @@ int main(int argc, char** argv) {
                     qclip::DTypeName(outputs[i].dtype()));
       }
     }
-    if (bench > 0) {
-      const std::vector<double> ms =
-          qclip::cli::TimeRuns(bench, warmup_ms, [&] { session->Run(inputs); });
+    if (bench.runs > 0) {
+      const std::vector<double> ms = qclip::cli::TimeRuns(bench, [&] { session->Run(inputs); });
       std::printf("load_ms=%.3f %s\n", load_ms, qclip::cli::FormatTimings(ms).c_str());
     }
     return 0;

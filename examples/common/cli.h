@@ -1,6 +1,7 @@
 // Shared plumbing for the example binaries: uniform error reporting and timing.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -31,14 +32,28 @@ inline double NowMs() {
 // Median and minimum of timings in milliseconds; "median_ms=… min_ms=…".
 std::string FormatTimings(std::vector<double> ms);
 
-// Runs `fn` n times and returns the wall time of each run in milliseconds (for --bench), after
-// running it untimed for at least `warmup_ms` (--warmup-ms): a process that serves many requests
-// is measured in its steady state, caches and thread shares settled.
+// --bench N [--warmup-ms T]: N timed runs after the first, and after untimed ones for at least
+// T ms, so that a process that serves many requests is measured in its steady state (caches and
+// thread shares settled).
+struct BenchOptions {
+  int runs = 0;
+  double warmup_ms = 0;
+};
+
+// Adds --bench (`what`: what one run does, for the help text) and --warmup-ms to `app`.
+inline void AddBenchOptions(CLI::App& app, BenchOptions& bench, const std::string& what) {
+  app.add_option("--bench", bench.runs, what + " N more times and print timings")
+      ->check(CLI::Range(0, 1000000));
+  app.add_option("--warmup-ms", bench.warmup_ms, "with --bench: run untimed for this long first")
+      ->check(CLI::Range(0.0, 3.6e6));
+}
+
+// Runs `fn` as `bench` says and returns the wall time of each timed run in milliseconds.
 template <typename Fn>
-std::vector<double> TimeRuns(int n, double warmup_ms, Fn&& fn) {
-  for (const double start = NowMs(); NowMs() - start < warmup_ms;) fn();
+std::vector<double> TimeRuns(const BenchOptions& bench, Fn&& fn) {
+  for (const double start = NowMs(); NowMs() - start < bench.warmup_ms;) fn();
   std::vector<double> ms;
-  for (int r = 0; r < n; ++r) {
+  for (int r = 0; r < bench.runs; ++r) {
     const double start = NowMs();
     fn();
     ms.push_back(NowMs() - start);
