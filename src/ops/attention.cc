@@ -181,7 +181,7 @@ class AttentionKernel final : public OpKernel {
 
   void Run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out,
            RunContext& ctx) const override {
-    const Layout& l = static_cast<const Layout&>(*ctx.state);
+    const Layout& l = PreparedState<Layout>(ctx);
     const float* q = in[0]->data<float>();
     const float* kt = in[1]->data<float>();
     const float* v = in[2]->data<float>();
