@@ -188,11 +188,12 @@ std::shared_ptr<const Plan> MakePlan(const Graph& g,
     step.kernel = kernels[k].get();
     step.inputs = n.inputs;
     step.outputs = n.outputs;
+    const std::vector<const Tensor*> in = Inputs(slots, n);
     try {
-      step.scratch_bytes = kernels[k]->ScratchBytes(Inputs(slots, n), pool.size());
-      step.state = kernels[k]->Prepare(Inputs(slots, n), pool.size());
+      step.scratch_bytes = kernels[k]->ScratchBytes(in, pool.size());
+      step.state = kernels[k]->Prepare(in, pool.size());
     } catch (const Error& e) {
-      throw Error(g.path + ": " + DescribeNodeCall(g, n, Inputs(slots, n)) + ": " + e.what());
+      throw Error(g.path + ": " + DescribeNodeCall(g, n, in) + ": " + e.what());
     }
     plan->steps.push_back(std::move(step));
   }
